@@ -1,0 +1,161 @@
+"""Test fixtures: one fresh database per test session (PostgreSQL when DATABASE_URL names
+one, else SQLite in a temp dir), migrated with Flask-Migrate; every test starts from empty
+tables; Redis is the real server at REDIS_URL.
+
+Tests that need a real server process use `live_server` (gunicorn on a free port, on the
+same database), and commit what they set up so that process can see it.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from webapp import create_app
+from webapp.config import database_url
+from webapp.extensions import db
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+TEST_SECRET_KEY = "test-secret-key-not-for-production"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def database_uri(tmp_path_factory):
+    """A database of this test session's own, dropped at the end."""
+    configured = os.environ.get("DATABASE_URL", "")
+    if configured.startswith(("postgres://", "postgresql")):
+        server = make_url(database_url(configured))
+        name = f"metadata_test_{WORKER}_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield server.set(database=name).render_as_string(hide_password=False)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    else:
+        path = tmp_path_factory.mktemp("db") / "test.db"
+        yield f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """The real Redis; each xdist worker uses its own database number."""
+    base = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    url = make_url(base.replace("redis://", "redis+x://", 1))
+    number = 15 - int(WORKER.replace("gw", "") or 0) % 8
+    return f"redis://{url.host or '127.0.0.1'}:{url.port or 6379}/{number}"
+
+
+@pytest.fixture(scope="session")
+def test_config(database_uri, redis_url):
+    return {
+        "TESTING": True,
+        "SECRET_KEY": TEST_SECRET_KEY,
+        "SQLALCHEMY_DATABASE_URI": database_uri,
+        "REDIS_URL": redis_url,
+        "RQ_QUEUE_PREFIX": f"test-{WORKER}",
+        "RATELIMIT_ENABLED": False,
+        "SERVER_NAME": None,
+    }
+
+
+@pytest.fixture(scope="session")
+def _migrated_app(test_config):
+    from flask_migrate import upgrade
+
+    app = create_app(test_config)
+    with app.app_context():
+        upgrade()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def _empty_all_tables() -> None:
+    tables = list(reversed(db.metadata.sorted_tables))
+    if db.engine.dialect.name == "postgresql":
+        names = ", ".join(f'"{t.name}"' for t in tables)
+        db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    else:
+        for table in tables:
+            db.session.execute(table.delete())
+    db.session.commit()
+
+
+@pytest.fixture
+def app(_migrated_app):
+    """The app, inside an app context, with empty tables before and after the test."""
+    with _migrated_app.app_context():
+        yield _migrated_app
+        db.session.rollback()
+        _empty_all_tables()
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def make_app(test_config):
+    """Build another app on the same database with extra settings (e.g. a lower limit)."""
+
+    def build(**overrides):
+        return create_app({**test_config, **overrides})
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def live_server(_migrated_app, database_uri, redis_url):
+    """gunicorn serving the app on a free port, 4 workers, on the test database."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_uri,
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": TEST_SECRET_KEY,
+        "RATELIMIT_ENABLED": "false",
+        "RQ_QUEUE_PREFIX": f"test-{WORKER}",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "app:app", "--bind", f"127.0.0.1:{port}",
+         "--workers", "4", "--threads", "4", "--worker-class", "gthread", "--log-level", "warning"],
+        cwd=ROOT, env=env,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if requests.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                break
+        except requests.ConnectionError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("gunicorn did not start")
+        time.sleep(0.2)
+    yield base_url
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()

@@ -1,0 +1,63 @@
+"""The skeleton itself: settings, hashing, the migrated schema and the CLI basics."""
+import json
+
+from sqlalchemy import inspect, text
+
+from webapp.config import database_url
+from webapp.extensions import db
+from webapp.hashing import hash_password, hash_token, verify_password
+from webapp.models import ApiToken, User
+from tests.factories import make_user
+
+
+def test_database_url_uses_psycopg3_for_plain_postgres_urls():
+    assert database_url("postgres://u@h/d") == "postgresql+psycopg://u@h/d"
+    assert database_url("postgresql://u@h/d") == "postgresql+psycopg://u@h/d"
+    assert database_url(None).startswith("sqlite:///")
+
+
+def test_passwords_are_hashed_with_argon2id():
+    stored = hash_password("s3cret")
+    assert stored.startswith("$argon2id$")
+    assert verify_password(stored, "s3cret")
+    assert not verify_password(stored, "S3cret")
+    assert not verify_password(None, "s3cret")
+
+
+def test_schema_comes_from_migrations(app):
+    tables = set(inspect(db.engine).get_table_names())
+    assert {"users", "platforms", "memberships", "api_tokens", "oauth_clients",
+            "oauth_tokens", "client_metadata", "platform_documents", "audit_events",
+            "purge_runs", "alembic_version"} <= tables
+
+
+def test_usernames_are_unique_case_insensitively_but_stored_as_given(app):
+    make_user("Alice")
+    assert User.by_username("ALICE").username == "Alice"
+
+
+def test_cli_creates_user_platform_membership_and_token(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["users", "create", "Bob", "--password", "pw", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["username"] == "Bob"
+    assert runner.invoke(args=["platforms", "create", "acme", "--json"]).exit_code == 0
+    result = runner.invoke(args=["platforms", "add-member", "acme", "bob", "--role", "admin", "--json"])
+    assert json.loads(result.output) == {"platform_key": "acme", "username": "Bob", "role": "admin"}
+    result = runner.invoke(args=["tokens", "create", "bob", "--json"])
+    payload = json.loads(result.output)
+    assert set(payload) == {"username", "token"}
+    stored = db.session.scalar(db.select(ApiToken))
+    assert stored.token_hash == hash_token(payload["token"])
+    assert payload["token"] not in stored.token_hash
+
+
+def test_cli_refuses_duplicates_and_unknown_names_with_one_line(app):
+    runner = app.test_cli_runner()
+    runner.invoke(args=["users", "create", "carol"])
+    for args in (["users", "create", "CAROL"], ["platforms", "add-member", "nope", "carol"],
+                 ["tokens", "create", "nobody"], ["platforms", "create", "Bad Key"]):
+        result = runner.invoke(args=args)
+        assert result.exit_code != 0
+        assert len(result.output.strip().splitlines()) == 1
+    assert db.session.scalar(text("select count(*) from users")) == 1

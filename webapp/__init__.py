@@ -1,0 +1,95 @@
+"""The application factory: each part wires itself with its own init_app."""
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from typing import Any
+
+from flask import Flask, g, request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from webapp import config as config_module
+from webapp.extensions import csrf, db, limiter, login_manager, migrate
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder="../templates",
+        static_folder="../static",
+    )
+    app.config.update(config_module.from_environment())
+    if config:
+        app.config.update(config)
+    if app.config["PROXY_FIX_HOPS"]:
+        hops = app.config["PROXY_FIX_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+    db.init_app(app)
+    import webapp.models  # noqa: F401  (registers every table on db.metadata)
+
+    migrate.init_app(app, db, directory=str(_migrations_dir()))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    _init_request_id(app)
+
+    from webapp import api, cli, dashboard, jobs, oauth
+
+    oauth.init_app(app)
+    api.init_app(app)
+    dashboard.init_app(app)
+    jobs.init_app(app)
+    cli.init_app(app)
+    return app
+
+
+def _migrations_dir():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent.parent / "migrations"
+
+
+def _init_request_id(app: Flask) -> None:
+    """Every request carries an id (the caller's X-Request-ID if sane), echoed and audited."""
+
+    @app.before_request
+    def assign_request_id():
+        incoming = request.headers.get("X-Request-ID", "")
+        if incoming and len(incoming) <= 64 and incoming.replace("-", "").isalnum():
+            g.request_id = incoming
+        else:
+            g.request_id = uuid.uuid4().hex
+
+    @app.after_request
+    def echo_request_id(response):
+        if "request_id" in g:
+            response.headers["X-Request-ID"] = g.request_id
+        return response
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_connect(dbapi_connection, connection_record):
+    """SQLite: WAL, foreign keys, a busy timeout, and transactions we begin ourselves."""
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(conn):
+    """SQLite: take the write lock at BEGIN, so read-then-write transactions never deadlock.
+
+    Without it two requests that both read and then write fail with "database is locked"
+    instead of waiting their turn; this is what makes SQLite writes atomic here.
+    """
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

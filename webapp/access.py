@@ -1,0 +1,173 @@
+"""Roles and tenant isolation: the one place that answers every permission question.
+
+The platform API, the per-client API and the dashboard all ask here, so "who may see or
+edit whom, on which platform" is decided once.
+
+- A superadmin is an admin of every platform.
+- A platform's `admin` (tenant admin) and `support` members are its staff: they may see
+  its members and edit their metadata in the dashboard; only admins manage members,
+  OAuth clients, API tokens and read the audit log, and only admins act on other users
+  through the platform API.
+- A plain `member` has no staff powers anywhere and no dashboard.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Select, select
+
+from webapp.extensions import db
+from webapp.metadata.errors import NotFound, PermissionDenied, ValidationError
+from webapp.models import Membership, OAuth2Client, Platform, Role, User
+
+STAFF_ROLES = (Role.SUPPORT.value, Role.ADMIN.value)
+
+
+class PlatformKeyMissing(ValidationError):
+    def __init__(self) -> None:
+        super().__init__({"platform_key": ["platform_key query parameter is required"]})
+
+
+class PlatformNotFound(NotFound):
+    pass
+
+
+class UserNotFound(NotFound):
+    pass
+
+
+class NotTenantAdmin(PermissionDenied):
+    pass
+
+
+def role_on(user: User, platform: Platform) -> str | None:
+    """The user's role on the platform (`admin` for superadmins), or None for outsiders."""
+    if user.is_superadmin:
+        return Role.ADMIN.value
+    return db.session.scalar(
+        select(Membership.role).where(
+            Membership.user_id == user.id, Membership.platform_id == platform.id
+        )
+    )
+
+
+def is_member(user: User, platform: Platform) -> bool:
+    return db.session.scalar(
+        select(Membership.id).where(
+            Membership.user_id == user.id, Membership.platform_id == platform.id
+        )
+    ) is not None
+
+
+def is_tenant_admin(user: User, platform: Platform) -> bool:
+    return role_on(user, platform) == Role.ADMIN.value
+
+
+def is_staff(user: User, platform: Platform) -> bool:
+    """Support or admin on the platform: may view members and edit their metadata."""
+    return role_on(user, platform) in STAFF_ROLES
+
+
+def can_use_dashboard(user: User) -> bool:
+    if not user.is_active:
+        return False
+    if user.is_superadmin:
+        return True
+    return db.session.scalar(
+        select(Membership.id).where(
+            Membership.user_id == user.id, Membership.role.in_(STAFF_ROLES)
+        ).limit(1)
+    ) is not None
+
+
+def staff_platforms_query(user: User, *, admin_only: bool = False) -> Select:
+    """The platforms the user may act on in the dashboard, ordered by key."""
+    query = select(Platform).order_by(Platform.platform_key)
+    if user.is_superadmin:
+        return query
+    roles = (Role.ADMIN.value,) if admin_only else STAFF_ROLES
+    return query.join(Membership, Membership.platform_id == Platform.id).where(
+        Membership.user_id == user.id, Membership.role.in_(roles)
+    )
+
+
+def staff_platform_ids(user: User, *, admin_only: bool = False) -> list[int]:
+    return [p.id for p in db.session.scalars(staff_platforms_query(user, admin_only=admin_only))]
+
+
+def staff_platform(user: User, platform_key: str, *, admin_only: bool = False) -> Platform:
+    """A platform the user may act on as staff (or admin); anything else is not found.
+
+    Not-found rather than forbidden, so platform keys of other tenants are not revealed.
+    """
+    platform = Platform.by_key(platform_key or "")
+    if platform is None:
+        raise PlatformNotFound()
+    allowed = is_tenant_admin(user, platform) if admin_only else is_staff(user, platform)
+    if not allowed:
+        raise PlatformNotFound()
+    return platform
+
+
+def member_of(platform: Platform, username: str) -> User | None:
+    """The member of the platform with this username (case-insensitive), if any."""
+    user = User.by_username(username)
+    if user is None or not is_member(user, platform):
+        return None
+    return user
+
+
+def visible_user(viewer: User, user_id: int) -> User:
+    """A user the viewer may see in the dashboard: a member of one of the viewer's staff platforms."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise UserNotFound()
+    if viewer.is_superadmin:
+        return user
+    shared = db.session.scalar(
+        select(Membership.id)
+        .where(
+            Membership.user_id == user.id,
+            Membership.platform_id.in_(staff_platform_ids(viewer)),
+        )
+        .limit(1)
+    )
+    if shared is None:
+        raise UserNotFound()
+    return user
+
+
+def staff_client(viewer: User, client_pk: int) -> OAuth2Client:
+    """An OAuth client of one of the viewer's staff platforms; anything else is not found."""
+    client = db.session.get(OAuth2Client, client_pk)
+    if client is None or not is_staff(viewer, client.platform):
+        raise NotFound()
+    return client
+
+
+@dataclass(frozen=True)
+class PlatformTarget:
+    platform: Platform
+    user: User
+
+
+def platform_target(caller: User, platform_key: str | None, username: str | None) -> PlatformTarget:
+    """Whose document on which platform a platform-API call acts on, checked in contract order.
+
+    1. `platform_key` missing; 2. no such platform, or the caller is not a member (and not
+    a superadmin); 3. `username` names someone else and the caller is no tenant admin there;
+    4. `username` names no member of the platform.
+    """
+    if not platform_key:
+        raise PlatformKeyMissing()
+    platform = Platform.by_key(platform_key)
+    if platform is None or not (caller.is_superadmin or is_member(caller, platform)):
+        raise PlatformNotFound()
+    if not username or username.lower() == caller.username.lower():
+        return PlatformTarget(platform=platform, user=caller)
+    if not is_tenant_admin(caller, platform):
+        raise NotTenantAdmin()
+    target = member_of(platform, username)
+    if target is None:
+        raise UserNotFound()
+    return PlatformTarget(platform=platform, user=target)

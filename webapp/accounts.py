@@ -1,0 +1,147 @@
+"""Users, platforms, memberships and API tokens: creating and changing them, audited.
+
+Used by the CLI and the dashboard alike, so the rules (name patterns, uniqueness, roles)
+are written once.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from webapp.extensions import db
+from webapp.hashing import hash_token, new_token
+from webapp.metadata import audit
+from webapp.metadata.errors import NotFound, ValidationError
+from webapp.models import ApiToken, Membership, Platform, Role, User
+from webapp.timeutil import utcnow
+
+USERNAME_RE = re.compile(r"^[\w.@+-]{1,150}$")
+PLATFORM_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+ROLES = tuple(role.value for role in Role)
+
+
+def create_user(
+    actor: audit.Actor,
+    username: str,
+    *,
+    password: str | None = None,
+    email: str | None = None,
+    superadmin: bool = False,
+) -> User:
+    username = (username or "").strip()
+    if not USERNAME_RE.match(username):
+        raise ValidationError.single(
+            "username", "Usernames are 1 to 150 letters, digits and . @ + - _ characters."
+        )
+    if User.by_username(username) is not None:
+        raise ValidationError.single("username", f"A user named {username!r} already exists.")
+    if email is not None and email.strip() and "@" not in email:
+        raise ValidationError.single("email", "Enter a valid email address.")
+    user = User(username=username, email=(email or "").strip() or None, is_superadmin=superadmin)
+    if password:
+        user.set_password(password)
+    db.session.add(user)
+    db.session.flush()
+    audit.record(
+        actor,
+        "user.create",
+        target_user=user,
+        changes={"superadmin": {"new": superadmin}} if superadmin else {},
+    )
+    return user
+
+
+def create_platform(actor: audit.Actor, platform_key: str, name: str | None = None) -> Platform:
+    platform_key = (platform_key or "").strip()
+    if not PLATFORM_KEY_RE.match(platform_key):
+        raise ValidationError.single(
+            "platform_key",
+            "Platform keys are 2 to 63 lowercase letters, digits and hyphens, "
+            "starting with a letter or digit.",
+        )
+    if Platform.by_key(platform_key) is not None:
+        raise ValidationError.single("platform_key", f"Platform {platform_key!r} already exists.")
+    platform = Platform(platform_key=platform_key, name=(name or "").strip() or platform_key)
+    db.session.add(platform)
+    db.session.flush()
+    audit.record(actor, "platform.create", platform_id=platform.id,
+                 changes={"name": {"new": platform.name}})
+    return platform
+
+
+def set_membership(actor: audit.Actor, platform: Platform, user: User, role: str) -> Membership:
+    """Add the user to the platform with the role, or change the role they have."""
+    if role not in ROLES:
+        raise ValidationError.single("role", f"Role must be one of: {', '.join(ROLES)}.")
+    membership = db.session.scalar(
+        select(Membership).where(
+            Membership.user_id == user.id, Membership.platform_id == platform.id
+        )
+    )
+    old_role = membership.role if membership is not None else None
+    if membership is None:
+        membership = Membership(user_id=user.id, platform_id=platform.id, role=role)
+        db.session.add(membership)
+    else:
+        membership.role = role
+    db.session.flush()
+    if old_role != role:
+        change = {"new": role} if old_role is None else {"old": old_role, "new": role}
+        audit.record(actor, "membership.set", target_user=user, platform_id=platform.id,
+                     changes={"role": change})
+    return membership
+
+
+def remove_membership(actor: audit.Actor, platform: Platform, user: User) -> None:
+    membership = db.session.scalar(
+        select(Membership).where(
+            Membership.user_id == user.id, Membership.platform_id == platform.id
+        )
+    )
+    if membership is None:
+        raise NotFound()
+    db.session.delete(membership)
+    audit.record(actor, "membership.remove", target_user=user, platform_id=platform.id,
+                 changes={"role": {"old": membership.role}})
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: ApiToken
+    key: str  # shown once, never stored
+
+
+def create_api_token(actor: audit.Actor, user: User, name: str | None = None) -> IssuedToken:
+    key = new_token(30)
+    token = ApiToken(
+        user_id=user.id,
+        token_hash=hash_token(key),
+        prefix=key[:8],
+        name=(name or "").strip() or None,
+        created_by_id=actor.user.id if actor.user is not None else None,
+    )
+    db.session.add(token)
+    db.session.flush()
+    audit.record(actor, "api_token.create", target_user=user,
+                 changes={"token": {"new": token.prefix + "…"}})
+    return IssuedToken(token=token, key=key)
+
+
+def revoke_api_token(actor: audit.Actor, token: ApiToken) -> None:
+    if token.revoked_at is not None:
+        return
+    token.revoked_at = utcnow()
+    audit.record(actor, "api_token.revoke", target_user=token.user,
+                 changes={"token": {"old": token.prefix + "…"}})
+
+
+def authenticate_api_token(key: str) -> ApiToken | None:
+    """The unrevoked token with this key, or None. The caller checks the user is active."""
+    if not key:
+        return None
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(key)))
+    if token is None or token.revoked_at is not None:
+        return None
+    return token

@@ -1,0 +1,4 @@
+"""`flask clients ...`"""
+import click
+
+group = click.Group("clients")

@@ -1,0 +1,50 @@
+"""What every command shares: one JSON object with --json, one-line errors, the CLI actor."""
+from __future__ import annotations
+
+import functools
+import getpass
+import json
+import sys
+from typing import Any, Callable
+
+import click
+
+from webapp.extensions import db
+from webapp.metadata.audit import Actor
+from webapp.metadata.errors import MetadataError, NotFound
+
+
+def cli_actor() -> Actor:
+    return Actor.system("cli", f"cli:{getpass.getuser()}")
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+
+
+def emit(as_json: bool, payload: dict[str, Any], text: str) -> None:
+    click.echo(json.dumps(payload) if as_json else text)
+
+
+def fail(message: str) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(1)
+
+
+def transactional(fn: Callable) -> Callable:
+    """Run the command in one transaction: commit on success; on a domain error roll back,
+    print one line and exit non-zero."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            result = fn(*args, **kwargs)
+            db.session.commit()
+            return result
+        except NotFound as error:
+            db.session.rollback()
+            fail(str(error) or "Not found.")
+        except MetadataError as error:
+            db.session.rollback()
+            fail(str(error))
+
+    return wrapper

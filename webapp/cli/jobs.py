@@ -1,0 +1,4 @@
+"""`flask jobs ...`"""
+import click
+
+group = click.Group("jobs")

@@ -1,0 +1,4 @@
+"""`flask metadata ...`"""
+import click
+
+group = click.Group("metadata")

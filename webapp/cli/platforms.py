@@ -1,0 +1,43 @@
+"""`flask platforms ...`"""
+import click
+
+from webapp import accounts
+from webapp.cli.common import cli_actor, emit, fail, json_option, transactional
+from webapp.models import Platform, User
+
+group = click.Group("platforms", help="Manage platforms (tenants) and their members.")
+
+
+@group.command("create")
+@click.argument("key")
+@click.option("--name", help="Display name (defaults to the key).")
+@json_option
+@transactional
+def create(key, name, as_json):
+    platform = accounts.create_platform(cli_actor(), key, name)
+    emit(
+        as_json,
+        {"id": platform.id, "platform_key": platform.platform_key, "name": platform.name},
+        f"Created platform {platform.platform_key}",
+    )
+
+
+@group.command("add-member")
+@click.argument("key")
+@click.argument("username")
+@click.option("--role", type=click.Choice(accounts.ROLES), default="member", show_default=True)
+@json_option
+@transactional
+def add_member(key, username, role, as_json):
+    platform = Platform.by_key(key)
+    if platform is None:
+        fail(f"No platform {key!r}.")
+    user = User.by_username(username)
+    if user is None:
+        fail(f"No user {username!r}.")
+    accounts.set_membership(cli_actor(), platform, user, role)
+    emit(
+        as_json,
+        {"platform_key": platform.platform_key, "username": user.username, "role": role},
+        f"{user.username} is now {role} of {platform.platform_key}",
+    )

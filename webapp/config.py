@@ -1,0 +1,88 @@
+"""Settings from environment variables (a `.env` file is read if present), with safe defaults.
+
+Every setting the contract names can be set from the environment. Tests pass their own
+overrides to `create_app(config)`; nothing here is read at import time of other modules.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    return raw.strip().lower() in ("1", "true", "yes", "on")
+
+
+def database_url(raw: str | None) -> str:
+    """Normalise a DATABASE_URL: plain postgres URLs use the psycopg 3 driver; none means SQLite."""
+    if not raw:
+        return f"sqlite:///{INSTANCE_DIR / 'metadata.db'}"
+    for prefix in ("postgres://", "postgresql://"):
+        if raw.startswith(prefix):
+            return "postgresql+psycopg://" + raw[len(prefix):]
+    return raw
+
+
+def _secret_key() -> str:
+    """SECRET_KEY from the environment, else one generated once and kept in instance/."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    INSTANCE_DIR.mkdir(exist_ok=True)
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def from_environment() -> dict:
+    load_dotenv()
+    return {
+        "SECRET_KEY": _secret_key(),
+        "SQLALCHEMY_DATABASE_URI": database_url(os.environ.get("DATABASE_URL")),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        # Per-client API
+        "METADATA_MAX_KEYS": _int("METADATA_MAX_KEYS", 1000),
+        # Platform API
+        "PLATFORM_METADATA_MAX_BYTES": _int("PLATFORM_METADATA_MAX_BYTES", 65536),
+        "PLATFORM_METADATA_MAX_DEPTH": _int("PLATFORM_METADATA_MAX_DEPTH", 32),
+        # Both APIs
+        "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 1024 * 1024),
+        # OAuth server
+        "OAUTH2_ACCESS_TOKEN_EXPIRES_IN": _int("OAUTH2_ACCESS_TOKEN_EXPIRES_IN", 3600),
+        "OAUTH2_REFRESH_TOKEN_EXPIRES_IN": _int("OAUTH2_REFRESH_TOKEN_EXPIRES_IN", 30 * 24 * 3600),
+        "OAUTH2_AUTH_CODE_EXPIRES_IN": _int("OAUTH2_AUTH_CODE_EXPIRES_IN", 300),
+        # Background jobs
+        "PURGE_INTERVAL": _int("PURGE_INTERVAL", 60),
+        "PURGE_BATCH_SIZE": _int("PURGE_BATCH_SIZE", 5000),
+        "RQ_QUEUE_PREFIX": os.environ.get("RQ_QUEUE_PREFIX", "metadata"),
+        # Dashboard and sessions
+        "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", False),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", False),
+        "PREFERRED_URL_SCHEME": os.environ.get("PREFERRED_URL_SCHEME", "http"),
+        "WTF_CSRF_TIME_LIMIT": None,
+        # Behind a reverse proxy: how many X-Forwarded-* hops to trust (0 = none).
+        "PROXY_FIX_HOPS": _int("PROXY_FIX_HOPS", 0),
+    }

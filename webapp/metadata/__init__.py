@@ -1,0 +1,1 @@
+"""The domain: every write, from any API, page, command or job, goes through here."""

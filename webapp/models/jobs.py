@@ -1,0 +1,23 @@
+"""A record of each purge run, so the dashboard can show the last one and failures are visible."""
+from __future__ import annotations
+
+from sqlalchemy import String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from webapp.extensions import db
+from webapp.models.base import UTCDateTime
+from webapp.timeutil import utcnow
+
+
+class PurgeRun(db.Model):
+    __tablename__ = "purge_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    finished_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    deleted: Mapped[int] = mapped_column(default=0)
+    # "running", "succeeded" or "failed"
+    outcome: Mapped[str] = mapped_column(String(16), default="running")
+    error: Mapped[str | None] = mapped_column(Text)
+    # "cli", "job:<rq job id>"
+    trigger: Mapped[str | None] = mapped_column(String(100))

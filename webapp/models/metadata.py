@@ -1,0 +1,51 @@
+"""The two shapes of metadata: per-client key/value entries and per-platform documents."""
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from webapp.extensions import db
+from webapp.models.base import JSONDocument, UTCDateTime
+from webapp.timeutil import utcnow
+
+BigId = BigInteger().with_variant(db.Integer(), "sqlite")
+
+
+class ClientMetadataEntry(db.Model):
+    """One key of one user under one OAuth client; `expires_at` null means forever."""
+
+    __tablename__ = "client_metadata"
+    __table_args__ = (
+        # Serves upserts and "live entries of a user and client, sorted by key".
+        UniqueConstraint("user_id", "client_id", "key"),
+        Index("ix_client_metadata_expires_at", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    client_id: Mapped[int] = mapped_column(
+        ForeignKey("oauth_clients.id", ondelete="CASCADE"), index=True
+    )
+    key: Mapped[str] = mapped_column(String(255))
+    value: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PlatformDocument(db.Model):
+    """One JSON object per (user, platform); `version` drives ETags and optimistic locking."""
+
+    __tablename__ = "platform_documents"
+    __table_args__ = (UniqueConstraint("user_id", "platform_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    platform_id: Mapped[int] = mapped_column(
+        ForeignKey("platforms.id", ondelete="CASCADE"), index=True
+    )
+    data: Mapped[dict] = mapped_column(JSONDocument, default=dict)
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
