@@ -26,6 +26,8 @@ from webapp.extensions import db
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+# Unique per test session, so concurrent runs on one Redis never touch each other's keys.
+RUN_ID = f"{WORKER}-{uuid.uuid4().hex[:8]}"
 TEST_SECRET_KEY = "test-secret-key-not-for-production"
 
 
@@ -70,7 +72,7 @@ def test_config(database_uri, redis_url):
         "SECRET_KEY": TEST_SECRET_KEY,
         "SQLALCHEMY_DATABASE_URI": database_uri,
         "REDIS_URL": redis_url,
-        "RQ_QUEUE_PREFIX": f"test-{WORKER}",
+        "RQ_QUEUE_PREFIX": f"test-{RUN_ID}",
         "RATELIMIT_ENABLED": False,
         "SERVER_NAME": None,
     }
@@ -134,7 +136,7 @@ def live_server(_migrated_app, database_uri, redis_url):
         "REDIS_URL": redis_url,
         "SECRET_KEY": TEST_SECRET_KEY,
         "RATELIMIT_ENABLED": "false",
-        "RQ_QUEUE_PREFIX": f"test-{WORKER}",
+        "RQ_QUEUE_PREFIX": f"test-{RUN_ID}",
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "app:app", "--bind", f"127.0.0.1:{port}",

@@ -1,6 +1,53 @@
-"""api: wired into the app by init_app."""
-from flask import Flask
+"""The two JSON APIs. Each blueprint owns its error handlers and answers in its own dialect:
+the per-client API like Laravel (`{"message", "errors"}`), the platform API like Django REST
+framework (`{"detail"}`, `{"error"}`). Anything under /api/ answers JSON, never HTML.
+"""
+from __future__ import annotations
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from webapp.extensions import csrf
+
+PER_CLIENT_PREFIX = "/api/v2/"
+PLATFORM_PREFIX = "/api/core/"
 
 
 def init_app(app: Flask) -> None:
-    pass
+    from webapp.api import openapi, per_client, platform
+
+    for module in (per_client, platform, openapi):
+        csrf.exempt(module.bp)  # token-authenticated APIs; no cookies, no CSRF
+        app.register_blueprint(module.bp)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        """Errors outside any API view (unknown route, wrong method) still answer JSON under /api/."""
+        if not request.path.startswith("/api/"):
+            return error
+        return _json_error(error.code or 500, error.description, error)
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception):
+        app.logger.exception("Unhandled error on %s %s", request.method, request.path)
+        if not request.path.startswith("/api/"):
+            return InternalServerError()
+        return _json_error(500, None, None)
+
+
+def _json_error(status: int, description: str | None, error: HTTPException | None):
+    """The right dialect for a path: per-client `message`, platform `detail`."""
+    messages = {404: "Not found.", 405: "Method not allowed.", 500: "Server Error"}
+    if request.path.startswith(PLATFORM_PREFIX):
+        platform_messages = {404: "Not found.", 405: f'Method "{request.method}" not allowed.',
+                             500: "A server error occurred."}
+        body = {"detail": platform_messages.get(status, description or "Error")}
+    else:
+        body = {"message": messages.get(status, description or "Error")}
+    response = jsonify(body)
+    response.status_code = status
+    if error is not None:
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+    return response
