@@ -1,20 +1,17 @@
-"""The admin dashboard: server-rendered pages for tenant admins and support staff."""
-from flask import Blueprint, Flask, render_template
-from flask_login import login_required
+"""The admin dashboard: server-rendered pages for tenant admins and support staff.
+
+Every page module adds its routes to the one `bp` blueprint under /admin/; who may see
+what is asked of webapp.access, never decided here.
+"""
+from flask import Blueprint, Flask
 
 from webapp.extensions import login_manager
 
 bp = Blueprint("dashboard", __name__, url_prefix="/admin")
 
 
-@bp.route("/")
-@login_required
-def home():
-    return render_template("dashboard/home.html")
-
-
 def init_app(app: Flask) -> None:
-    from webapp.dashboard import auth
+    from webapp.dashboard import admin, audit, auth, home, platforms, users  # noqa: F401
 
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
