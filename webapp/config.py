@@ -69,6 +69,9 @@ def from_environment() -> dict:
         # Background jobs
         "PURGE_INTERVAL": _int("PURGE_INTERVAL", 60),
         "PURGE_BATCH_SIZE": _int("PURGE_BATCH_SIZE", 5000),
+        # A purge run stops taking new batches after this long (the next run goes on), and a
+        # run record still "running" past it is reported as abandoned (its process died).
+        "PURGE_RUN_TIMEOUT": _int("PURGE_RUN_TIMEOUT", 3600),
         "RQ_QUEUE_PREFIX": os.environ.get("RQ_QUEUE_PREFIX", "metadata"),
         # Dashboard and sessions
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
