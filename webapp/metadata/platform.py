@@ -1,0 +1,431 @@
+"""Per-platform JSON documents: one object per (user, platform), and every rule about it.
+
+The platform API and the dashboard's JSON editor both call these functions, so validation
+(types, size, depth), the merge, the atomic write, optimistic locking and the audit event
+are written once, here, and are usable without HTTP.
+
+Transactions: the functions flush but never commit. A write holds a lock on the document
+row (PostgreSQL `SELECT ... FOR UPDATE`; SQLite's `BEGIN IMMEDIATE` write lock) from the
+moment it reads the old document until the caller commits, so a concurrent write waits
+and then merges into the committed result instead of overwriting it. The caller commits
+on success and rolls back on any error; a refused write has written nothing.
+
+Writes that would leave the document exactly as it is (same data, or nothing to delete)
+change nothing: no row is created, the version and `updated_at` stay, and no audit event
+is recorded, because an event without a change is noise in the log. Removing an existing
+row is always recorded, even when its data was already `{}`, because the row itself (its
+times and its ETag) goes away.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+from flask import current_app
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from webapp.extensions import db
+from webapp.metadata import audit
+from webapp.metadata.errors import MetadataError, PreconditionFailed, ValidationError
+from webapp.models import Platform, PlatformDocument, User
+from webapp.timeutil import utcnow
+
+ACTION_PATCH: Final = "platform_metadata.patch"
+ACTION_REPLACE: Final = "platform_metadata.replace"
+ACTION_DELETE: Final = "platform_metadata.delete"
+
+NEITHER_FIELD = "Provide 'metadata' to update or 'delete_keys' to remove keys."
+REQUIRED = "This field is required."
+NOT_NULL = "This field may not be null."
+NOT_A_STRING = "Not a valid string."
+# The tag of "nothing stored"; a stored document's tag always contains a hyphen.
+EMPTY_TAG: Final = "0"
+_INSERT_ATTEMPTS = 5
+
+
+class _NotGiven:
+    """Marks a field the request did not send, distinct from one sent as JSON null."""
+
+    _instance: "_NotGiven | None" = None
+
+    def __new__(cls) -> "_NotGiven":
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+NOT_GIVEN: Final = _NotGiven()
+
+
+class DocumentValidationError(ValidationError):
+    """A ValidationError whose messages may be nested per list item, as DRF reports them.
+
+    `{"delete_keys": {"0": ["Not a valid string."]}}` cannot go through the base class,
+    which expects a flat list per field.
+    """
+
+    def __init__(self, errors: dict[str, Any]):
+        self.errors = errors
+        MetadataError.__init__(self, _first_message(errors))
+
+
+def _first_message(errors: Any) -> str:
+    while isinstance(errors, (dict, list)) and errors:
+        errors = next(iter(errors.values())) if isinstance(errors, dict) else errors[0]
+    return str(errors)
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    """A document as stored, or the empty document when nothing is stored.
+
+    `version` is 0 and both times are None when nothing is stored. `row_id` tells two
+    rows apart that happen to share a version (one deleted, a later one created).
+    """
+
+    data: dict[str, Any] = field(default_factory=dict)
+    version: int = 0
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    row_id: int | None = None
+
+    @property
+    def exists(self) -> bool:
+        return self.row_id is not None
+
+    @property
+    def etag(self) -> str:
+        return etag(self)
+
+
+EMPTY: Final = DocumentView()
+
+
+def etag(view: DocumentView) -> str:
+    """The quoted strong ETag of a document.
+
+    Built from the version and the row's identity (id and creation time), so a document
+    deleted and created again never repeats an old tag, even where SQLite reuses a row id.
+    The empty document always has the same tag, `"0"`.
+    """
+    if not view.exists:
+        return f'"{EMPTY_TAG}"'
+    identity = f"{view.row_id}:{view.created_at.isoformat() if view.created_at else ''}"
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:12]
+    return f'"{view.version}-{digest}"'
+
+
+def get_document(user: User, platform: Platform) -> DocumentView:
+    """The user's document on the platform; the empty view when nothing is stored."""
+    return _load(user, platform, lock=False)
+
+
+def patch_document(
+    actor: audit.Actor,
+    user: User,
+    platform: Platform,
+    metadata: Any = NOT_GIVEN,
+    delete_keys: Any = NOT_GIVEN,
+    if_match: str | Iterable[str] | None = None,
+) -> DocumentView:
+    """Remove `delete_keys`, then merge `metadata` in at the top level, atomically.
+
+    Merging is shallow: a nested object in `metadata` replaces the stored one whole, and
+    a key set to None stores null. Deleting an absent key is not an error. Leave a field
+    as NOT_GIVEN to omit it; None means JSON null and is refused, as DRF refuses it.
+    """
+    errors: dict[str, Any] = {}
+    _check_object(errors, "metadata", metadata, required=False)
+    _check_key_list(errors, "delete_keys", delete_keys)
+    if errors:
+        raise DocumentValidationError(errors)
+    if metadata is NOT_GIVEN and delete_keys is NOT_GIVEN:
+        raise DocumentValidationError({"non_field_errors": [NEITHER_FIELD]})
+
+    def change(old: dict[str, Any]) -> dict[str, Any]:
+        new = dict(old)
+        for key in delete_keys or ():
+            new.pop(key, None)
+        if metadata is not NOT_GIVEN:
+            new.update(metadata)
+        return new
+
+    return _write(actor, user, platform, ACTION_PATCH, change, if_match=if_match)
+
+
+def replace_document(
+    actor: audit.Actor,
+    user: User,
+    platform: Platform,
+    metadata: Any = NOT_GIVEN,
+    if_match: str | Iterable[str] | None = None,
+    if_none_match: str | Iterable[str] | None = None,
+) -> DocumentView:
+    """Replace the whole document with `metadata`.
+
+    `if_none_match="*"` creates only: it fails when a document is stored.
+    """
+    errors: dict[str, Any] = {}
+    _check_object(errors, "metadata", metadata, required=True)
+    if errors:
+        raise DocumentValidationError(errors)
+    replacement = dict(metadata)
+    return _write(actor, user, platform, ACTION_REPLACE, lambda old: replacement,
+                  if_match=if_match, if_none_match=if_none_match)
+
+
+def delete_document(
+    actor: audit.Actor,
+    user: User,
+    platform: Platform,
+    if_match: str | Iterable[str] | None = None,
+) -> bool:
+    """Remove the stored row, so the document reads as empty again; True if one existed.
+
+    Deleting when nothing is stored succeeds and records nothing.
+    """
+    current = _lock(user, platform)
+    _check_preconditions(current, if_match, None)
+    if not current.exists:
+        return False
+    db.session.execute(
+        delete(PlatformDocument).where(PlatformDocument.id == current.row_id),
+        execution_options={"synchronize_session": False},
+    )
+    audit.record(actor, ACTION_DELETE, target_user=user, platform_id=platform.id,
+                 changes=audit.diff(current.data, {}))
+    db.session.flush()
+    return True
+
+
+def validate_document(document: Any) -> None:
+    """Raise DocumentValidationError unless `document` may be stored as a whole.
+
+    Public so the dashboard's editor can check a document before offering to save it.
+    """
+    errors: dict[str, Any] = {}
+    _check_object(errors, "metadata", document, required=True)
+    if errors:
+        raise DocumentValidationError(errors)
+    _check_stored(document)
+
+
+# --- the write -------------------------------------------------------------------------
+
+
+def _write(actor, user, platform, action, change, *, if_match=None, if_none_match=None):
+    """Lock the row (or the right to create it), check preconditions, apply, audit."""
+    for _ in range(_INSERT_ATTEMPTS):
+        current = _lock(user, platform)
+        now = utcnow()
+        _check_preconditions(current, if_match, if_none_match)
+        new = change(current.data)
+        if new == current.data and _same_json(new, current.data):
+            return current
+        _check_stored(new)
+        if current.exists:
+            db.session.execute(
+                update(PlatformDocument)
+                .where(PlatformDocument.id == current.row_id)
+                .values(data=new, version=current.version + 1, updated_at=now),
+                execution_options={"synchronize_session": False},
+            )
+            result = DocumentView(new, current.version + 1, current.created_at, now,
+                                  current.row_id)
+            break
+        row_id = _insert_if_absent(user, platform, new, now)
+        if row_id is not None:
+            result = DocumentView(new, 1, now, now, row_id)
+            break
+        # Another transaction created the row since we looked: lock it and merge into it.
+    else:  # pragma: no cover - needs a row created and deleted again between every try
+        raise RuntimeError("could not lock the platform document")
+    audit.record(actor, action, target_user=user, platform_id=platform.id,
+                 changes=audit.diff(current.data, new))
+    db.session.flush()
+    return result
+
+
+def _insert_if_absent(user: User, platform: Platform, data: dict, now: datetime) -> int | None:
+    """Insert the row unless one exists; the new id, or None when another insert won.
+
+    ON CONFLICT DO NOTHING waits for a concurrent inserter to finish instead of failing,
+    so no savepoint or retry on IntegrityError is needed.
+    """
+    dialect = db.session.get_bind().dialect.name
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
+    statement = (
+        insert(PlatformDocument)
+        .values(user_id=user.id, platform_id=platform.id, data=data, version=1,
+                created_at=now, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["user_id", "platform_id"])
+        .returning(PlatformDocument.id)
+    )
+    return db.session.execute(statement).scalar()
+
+
+def _lock(user: User, platform: Platform) -> DocumentView:
+    return _load(user, platform, lock=True)
+
+
+def _load(user: User, platform: Platform, *, lock: bool) -> DocumentView:
+    """Read columns, not an ORM entity, so a stale object in the session is never reused."""
+    statement = select(
+        PlatformDocument.id,
+        PlatformDocument.data,
+        PlatformDocument.version,
+        PlatformDocument.created_at,
+        PlatformDocument.updated_at,
+    ).where(PlatformDocument.user_id == user.id, PlatformDocument.platform_id == platform.id)
+    if lock:
+        statement = statement.with_for_update()
+    row = db.session.execute(statement).one_or_none()
+    if row is None:
+        return EMPTY
+    return DocumentView(dict(row.data or {}), row.version, row.created_at, row.updated_at, row.id)
+
+
+def _same_json(a: Any, b: Any) -> bool:
+    """Equality that tells 1 from 1.0 and true from 1, as JSON does but Python does not."""
+    return _canonical(a) == _canonical(b)
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+# --- preconditions ---------------------------------------------------------------------
+
+
+def _check_preconditions(current: DocumentView, if_match, if_none_match) -> None:
+    if if_match is not None and not _matches(current, if_match):
+        raise PreconditionFailed()
+    if if_none_match is not None and _matches(current, if_none_match):
+        raise PreconditionFailed()
+
+
+def _matches(current: DocumentView, tags: str | Iterable[str]) -> bool:
+    """RFC 9110 strong comparison; `*` matches any stored document (not the empty one)."""
+    parsed = _parse_tags(tags)
+    if "*" in parsed:
+        return current.exists
+    return etag(current).strip('"') in parsed
+
+
+def _parse_tags(tags: str | Iterable[str]) -> set[str]:
+    """Tags from a header value (`"a", "b"`, `*`) or a list of them; weak tags never match.
+
+    A bare unquoted tag is accepted too, for callers that kept the tag without quotes.
+    """
+    items = [tags] if isinstance(tags, str) else list(tags)
+    parsed: set[str] = set()
+    for item in items:
+        for part in item.split(","):
+            part = part.strip()
+            if not part or part.startswith("W/"):
+                continue
+            parsed.add(part if part == "*" else part.strip('"'))
+    return parsed
+
+
+# --- validation ------------------------------------------------------------------------
+
+
+def _check_object(errors: dict, name: str, value: Any, *, required: bool) -> None:
+    if value is NOT_GIVEN:
+        if required:
+            errors[name] = [REQUIRED]
+    elif value is None:
+        errors[name] = [NOT_NULL]
+    elif not isinstance(value, Mapping):
+        errors[name] = [f'Expected a dictionary of items but got type "{_type_name(value)}".']
+
+
+def _check_key_list(errors: dict, name: str, value: Any) -> None:
+    if value is NOT_GIVEN:
+        return
+    if value is None:
+        errors[name] = [NOT_NULL]
+        return
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, (list, tuple)):
+        errors[name] = [f'Expected a list of items but got type "{_type_name(value)}".']
+        return
+    items: dict[str, list[str]] = {}
+    for index, item in enumerate(value):
+        if item is None:
+            items[str(index)] = [NOT_NULL]
+        elif not isinstance(item, str):
+            items[str(index)] = [NOT_A_STRING]
+    if items:
+        errors[name] = items
+
+
+def _type_name(value: Any) -> str:
+    """The Python type name DRF reports; tuples are lists here, as in JSON."""
+    if isinstance(value, tuple):
+        return "list"
+    return type(value).__name__
+
+
+def _check_stored(document: dict[str, Any]) -> None:
+    """The limits on the document as it would be stored: nesting, characters, size."""
+    max_depth = current_app.config["PLATFORM_METADATA_MAX_DEPTH"]
+    max_bytes = current_app.config["PLATFORM_METADATA_MAX_BYTES"]
+    problem = _walk(document, max_depth)
+    if problem:
+        raise DocumentValidationError({"metadata": [problem]})
+    try:
+        encoded = json.dumps(document, separators=(",", ":"), ensure_ascii=False,
+                             allow_nan=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise DocumentValidationError(
+            {"metadata": ["Metadata may not contain unpaired surrogate characters."]}
+        ) from None
+    except (TypeError, ValueError):
+        raise DocumentValidationError(
+            {"metadata": ["Metadata must be valid JSON (no NaN or Infinity)."]}
+        ) from None
+    if len(encoded) > max_bytes:
+        raise DocumentValidationError({"metadata": [f"Metadata exceeds {max_bytes} bytes."]})
+
+
+def _walk(document: Any, max_depth: int) -> str | None:
+    """The first reason the document cannot be stored, found without recursion.
+
+    Depth counts containers: `{}` is 1 level, `{"a": {}}` is 2. NUL characters are
+    refused because PostgreSQL's JSONB cannot hold them; refusing them everywhere keeps
+    SQLite and PostgreSQL alike.
+    """
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, Mapping):
+            children: Iterable[Any] = value.values()
+            for key in value:
+                if not isinstance(key, str):
+                    return "Metadata keys must be strings."
+                if "\x00" in key:
+                    return "Metadata may not contain the NUL character (\\u0000)."
+        elif isinstance(value, (list, tuple)):
+            children = value
+        else:
+            if isinstance(value, str) and "\x00" in value:
+                return "Metadata may not contain the NUL character (\\u0000)."
+            if value is not None and not isinstance(value, (str, int, float, bool)):
+                return "Metadata must be valid JSON."
+            continue
+        if depth > max_depth:
+            return f"Metadata exceeds {max_depth} levels of nesting."
+        stack.extend((child, depth + 1) for child in children)
+    return None
