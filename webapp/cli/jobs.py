@@ -1,4 +1,33 @@
 """`flask jobs ...`"""
 import click
+from flask import current_app
+from redis.exceptions import RedisError
 
-group = click.Group("jobs")
+from webapp.cli.common import fail
+from webapp.jobs.queue import REDIS_DOWN, describe
+
+group = click.Group("jobs", help="Background jobs: the RQ worker and the scheduler.")
+
+
+@group.command("worker")
+@click.option("--burst", is_flag=True, help="Run what is queued, then exit.")
+def worker(burst):
+    """Run the RQ worker for this app's queues (waits for Redis if it is down)."""
+    from webapp.jobs.worker import run_worker
+
+    app = current_app._get_current_object()
+    try:
+        run_worker(app, burst=burst)
+    except (RedisError, *REDIS_DOWN) as error:
+        fail(f"worker stopped: Redis at {describe(app.config['REDIS_URL'])} is unavailable "
+             f"({' '.join(str(error).split()) or type(error).__name__})")
+
+
+@group.command("scheduler")
+@click.option("--lock-ttl", type=click.IntRange(min=1), default=30, show_default=True,
+              help="Seconds the leader lock lives without renewal: how soon a standby takes over.")
+def scheduler(lock_ttl):
+    """Enqueue the purge every PURGE_INTERVAL seconds; one leader among any number of these."""
+    from webapp.jobs.scheduler import run_scheduler
+
+    run_scheduler(current_app._get_current_object(), lock_ttl=lock_ttl)

@@ -1,0 +1,224 @@
+"""Removing expired per-client entries: the batched delete, its run records, and the RQ job.
+
+Readers already hide expired entries (CONTRACT section 2); this only reclaims the rows.
+Each batch is one short transaction that deletes at most PURGE_BATCH_SIZE rows chosen by
+primary key, with the expiry condition evaluated by the database inside the DELETE itself,
+so an entry renewed a moment ago is never removed and no lock is held for long. The rows a
+batch deletes and the run record's count are committed together, so a run killed at any
+point has lost nothing and counted exactly what it removed; the next run does the rest.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import Flask, current_app
+from redis import Redis
+from rq import get_current_job
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
+from sqlalchemy import delete, select, update
+
+from webapp.extensions import db
+from webapp.jobs.queue import get_queue, job_id, key, redis_connection
+from webapp.models.base import sql_utcnow
+from webapp.models.jobs import PurgeRun
+from webapp.models.metadata import ClientMetadataEntry
+from webapp.timeutil import utcnow
+
+QUEUE = "maintenance"
+JOB_NAME = "purge-expired"
+#: A run record may lag its deadline by one batch in flight and some clock skew.
+STALE_GRACE = timedelta(seconds=60)
+ABANDONED = "Abandoned: the run never finished (its process was probably killed); the next run removes what it left."
+_ACTIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+
+_entries = ClientMetadataEntry.__table__
+_runs = PurgeRun.__table__
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    run_id: int
+    deleted: int
+    #: DELETE statements issued, the last one finding fewer than a full batch.
+    batches: int
+    #: False when the run stopped at PURGE_RUN_TIMEOUT with rows possibly left over.
+    complete: bool
+
+
+@dataclass(frozen=True)
+class PurgeRunView:
+    """A purge run as people should read it: a dead "running" record shows as failed."""
+
+    id: int
+    started_at: datetime
+    finished_at: datetime | None
+    deleted: int
+    outcome: str
+    error: str | None
+    trigger: str | None
+    abandoned: bool
+
+
+def purge_expired(*, batch_size: int | None = None, trigger: str = "cli") -> PurgeResult:
+    """Delete every entry expired now, batch by batch; record the run. Needs an app context.
+
+    Safe to run twice at once: on PostgreSQL each batch skips rows another purge has
+    locked; on SQLite batches take turns (BEGIN IMMEDIATE). Each counts only the rows its
+    own DELETEs removed, so concurrent runs add up to the true total.
+    """
+    config = current_app.config
+    size = int(batch_size if batch_size is not None else config["PURGE_BATCH_SIZE"])
+    if size < 1:
+        raise ValueError("The purge batch size must be at least 1.")
+    deadline = time.monotonic() + config["PURGE_RUN_TIMEOUT"]
+
+    abandon_stale_runs()
+    run = PurgeRun(trigger=trigger[:100], outcome="running", deleted=0, started_at=utcnow())
+    db.session.add(run)
+    db.session.commit()
+    run_id = run.id
+
+    deleted = batches = 0
+    complete = False
+    try:
+        while time.monotonic() < deadline:
+            count = _delete_batch(size)
+            batches += 1
+            if count:
+                db.session.execute(
+                    update(_runs).where(_runs.c.id == run_id).values(deleted=_runs.c.deleted + count)
+                )
+            db.session.commit()
+            deleted += count
+            if count < size:
+                complete = True
+                break
+    except BaseException as error:  # timeouts and interrupts too: a failed run must show
+        db.session.rollback()
+        _finish(run_id, "failed", _describe(error))
+        raise
+    _finish(run_id, "succeeded",
+            None if complete else "Stopped at PURGE_RUN_TIMEOUT; the next run goes on.")
+    return PurgeResult(run_id=run_id, deleted=deleted, batches=batches, complete=complete)
+
+
+def _delete_batch(size: int) -> int:
+    """One DELETE of at most `size` expired rows; returns how many it removed.
+
+    The expiry test is in the DELETE (and, on PostgreSQL, re-checked on the locked row
+    version), evaluated with the database clock at that moment, never a list read earlier.
+    """
+    expired = _entries.c.expires_at <= sql_utcnow()
+    picked = select(_entries.c.id).where(expired).limit(size)
+    if db.session.get_bind().dialect.name == "postgresql":
+        picked = picked.with_for_update(skip_locked=True)
+    result = db.session.execute(delete(_entries).where(_entries.c.id.in_(picked), expired))
+    return result.rowcount
+
+
+def _finish(run_id: int, outcome: str, error: str | None) -> None:
+    try:
+        db.session.execute(
+            update(_runs).where(_runs.c.id == run_id)
+            .values(outcome=outcome, error=error, finished_at=utcnow())
+        )
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        current_app.logger.exception("Could not record the end of purge run %s", run_id)
+
+
+def _describe(error: BaseException) -> str:
+    detail = getattr(error, "orig", None) or error
+    text = " ".join(str(detail).split())
+    return f"{type(error).__name__}: {text}"[:2000] if text else type(error).__name__
+
+
+def _stale_before() -> datetime:
+    return utcnow() - timedelta(seconds=current_app.config["PURGE_RUN_TIMEOUT"]) - STALE_GRACE
+
+
+def abandon_stale_runs() -> int:
+    """Mark runs that can no longer be alive (past their deadline) as failed; returns how many."""
+    result = db.session.execute(
+        update(_runs)
+        .where(_runs.c.outcome == "running", _runs.c.started_at < _stale_before())
+        .values(outcome="failed", error=ABANDONED, finished_at=utcnow())
+    )
+    db.session.commit()
+    return result.rowcount
+
+
+def last_run() -> PurgeRunView | None:
+    """The most recent run, for the dashboard; read-only, so a dead run is shown, not fixed."""
+    run = db.session.scalar(
+        select(PurgeRun).order_by(PurgeRun.started_at.desc(), PurgeRun.id.desc()).limit(1)
+    )
+    if run is None:
+        return None
+    abandoned = run.outcome == "running" and run.started_at < _stale_before()
+    return PurgeRunView(
+        id=run.id, started_at=run.started_at, finished_at=run.finished_at, deleted=run.deleted,
+        outcome="failed" if abandoned else run.outcome,
+        error=ABANDONED if abandoned else run.error,
+        trigger=run.trigger, abandoned=abandoned,
+    )
+
+
+# --- the RQ side -------------------------------------------------------------------------
+
+def purge_expired_job(batch_size: int | None = None) -> dict[str, int | bool]:
+    """The RQ entry point: plain arguments in, plain values out, its own app context."""
+    from webapp.jobs.worker import job_app
+
+    job = get_current_job()
+    trigger = f"job:{job.id}" if job is not None else "job"
+    with job_app().app_context():
+        result = purge_expired(batch_size=batch_size, trigger=trigger)
+    return {"run_id": result.run_id, "purged": result.deleted, "batches": result.batches,
+            "complete": result.complete}
+
+
+def purge_job_id(app: Flask | None = None) -> str:
+    return job_id(JOB_NAME, app)
+
+
+def enqueue_purge(*, enqueued_by: str, app: Flask | None = None,
+                  connection: Redis | None = None) -> tuple[str, bool]:
+    """Put the purge on the queue unless one is already waiting or running.
+
+    Returns (job id, whether a new job was queued). The job id is fixed, so however slow
+    or absent the worker is, at most one purge is ever pending. Enqueuers (scheduler, CLI)
+    take a short Redis lock to make check-then-enqueue atomic; `unique=True` backs it up.
+    Raises redis errors when Redis is unreachable: callers decide how to report that.
+    """
+    app = app if app is not None else current_app._get_current_object()
+    connection = connection or redis_connection(app)
+    queue = get_queue(QUEUE, app, connection)
+    jid = purge_job_id(app)
+    with connection.lock(key("purge:enqueue-lock", app), timeout=10, blocking_timeout=5):
+        # A worker killed mid-job leaves it "started" until this moves it to failed.
+        StartedJobRegistry(queue=queue).cleanup()
+        try:
+            existing = Job.fetch(jid, connection=connection)
+        except NoSuchJobError:
+            existing = None
+        if existing is not None:
+            if existing.get_status(refresh=False) in _ACTIVE:
+                return jid, False
+            existing.delete()
+        queue.enqueue(
+            purge_expired_job,
+            job_id=jid,
+            unique=True,
+            job_timeout=app.config["PURGE_RUN_TIMEOUT"] + 30,
+            result_ttl=24 * 3600,
+            failure_ttl=7 * 24 * 3600,
+            description="Delete expired per-client metadata entries",
+            meta={"enqueued_by": enqueued_by},
+        )
+    return jid, True

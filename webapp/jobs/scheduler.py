@@ -1,0 +1,171 @@
+"""The scheduler: RQ 3's CronScheduler enqueues the purge every PURGE_INTERVAL seconds.
+
+RQ's scheduler has no leader election: two scheduler processes would both enqueue. Here
+only the holder of a Redis lock (with an expiry, renewed on every loop) enqueues; any other
+scheduler stays idle and takes over within one lock TTL when the leader dies. The purge
+itself is enqueued under a fixed job id, so even two leaders in a split second, or a
+worker that is slow or down, never pile up duplicate jobs.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Flask
+from redis import Redis
+from redis.exceptions import LockError
+from rq import cron_job_registry
+from rq.cron import CronJob, CronScheduler
+
+from webapp.jobs.purge import QUEUE, enqueue_purge, purge_expired_job
+from webapp.jobs.queue import (REDIS_DOWN, describe, key, process_name, queue_name,
+                               redis_connection, wait_for_redis)
+
+log = logging.getLogger("webapp.jobs.scheduler")
+
+DEFAULT_LOCK_TTL = 30
+
+
+class PurgeCronJob(CronJob):
+    """RQ's interval job, enqueuing through `enqueue_purge` so a pending purge is never doubled."""
+
+    def __init__(self, app: Flask, scheduler_name: str, **kwargs):
+        super().__init__(**kwargs)
+        self.app = app
+        self.scheduler_name = scheduler_name
+
+    def enqueue(self, connection: Redis):
+        jid, created = enqueue_purge(enqueued_by=f"scheduler {self.scheduler_name}",
+                                     app=self.app, connection=connection)
+        if created:
+            with connection.pipeline() as pipeline:
+                pipeline.zadd(self.job_history_key, {jid: time.time()})
+                pipeline.expire(self.job_history_key, 7 * 24 * 3600)
+                cron_job_registry.add(self.name, pipeline)
+                pipeline.execute()
+            log.info("Enqueued the purge as job %s", jid)
+        else:
+            log.info("Purge job %s is still queued or running; not enqueuing another", jid)
+        return None
+
+
+class LeaderCronScheduler(CronScheduler):
+    """A CronScheduler that enqueues only while it holds the leader lock."""
+
+    def __init__(self, connection: Redis, *, lock_name: str, lock_ttl: int = DEFAULT_LOCK_TTL,
+                 name: str = ""):
+        super().__init__(connection, name=name)
+        if lock_ttl < 1:
+            raise ValueError("The leader lock TTL must be at least 1 second.")
+        self.lock_ttl = lock_ttl
+        # Not thread-local: the token must survive across the loop; it is this scheduler's name,
+        # so whoever looks at the key can tell which process leads.
+        self.lock = connection.lock(lock_name, timeout=lock_ttl, thread_local=False)
+        self.is_leader = False
+        self._announced_standby = False
+
+    def hold_leadership(self) -> bool:
+        """Renew the lock if ours, else try to take it; never blocks."""
+        was_leader = self.is_leader
+        if self.lock.local.token is not None:
+            try:
+                self.lock.reacquire()
+                self.is_leader = True
+            except LockError:  # expired, or taken by another scheduler meanwhile
+                self.lock.local.token = None
+                self.is_leader = False
+        if not self.is_leader:
+            self.is_leader = bool(self.lock.acquire(blocking=False, token=self.name))
+        if self.is_leader and not was_leader:
+            log.info("Scheduler %s is the leader; enqueuing the purge every %s s", self.name,
+                     ", ".join(str(job.interval) for job in self.get_jobs()))
+        elif was_leader and not self.is_leader:
+            log.warning("Scheduler %s lost the leader lock; standing by", self.name)
+        elif not self.is_leader and not self._announced_standby:
+            leader = self.connection.get(self.lock.name)
+            log.info("Scheduler %s standing by: %s holds the leader lock", self.name,
+                     leader.decode() if isinstance(leader, bytes) else leader)
+        self._announced_standby = not self.is_leader
+        return self.is_leader
+
+    def enqueue_jobs(self) -> list[CronJob]:
+        try:
+            if not self.hold_leadership():
+                return []
+            return super().enqueue_jobs()
+        except REDIS_DOWN as error:
+            self.is_leader = False
+            log.warning("Scheduler %s cannot reach Redis (%s); will retry", self.name,
+                        " ".join(str(error).split()))
+            return []
+
+    def heartbeat(self) -> None:
+        try:
+            super().heartbeat()
+        except REDIS_DOWN:
+            pass  # already reported by enqueue_jobs; the next loop tries again
+
+    def save(self, pipeline=None) -> None:
+        try:
+            super().save(pipeline)
+        except REDIS_DOWN:
+            pass
+
+    def calculate_sleep_interval(self) -> float:
+        """Wake often enough to renew the lock (a third of its TTL) before it expires."""
+        return min(super().calculate_sleep_interval(), self.lock_ttl / 3)
+
+    def register_death(self, pipeline=None) -> None:
+        """On a clean stop, hand over at once instead of letting the lock run out."""
+        try:
+            if self.lock.local.token is not None:
+                self.lock.release()
+        except (LockError, *REDIS_DOWN):
+            pass
+        self.is_leader = False
+        try:
+            super().register_death(pipeline)
+        except REDIS_DOWN:
+            pass
+
+
+def build_scheduler(app: Flask, connection: Redis | None = None, *,
+                    lock_ttl: int = DEFAULT_LOCK_TTL) -> LeaderCronScheduler:
+    interval = int(app.config["PURGE_INTERVAL"])
+    if interval < 1:
+        raise ValueError("PURGE_INTERVAL must be at least 1 second.")
+    connection = connection or redis_connection(app)
+    name = process_name("scheduler", app)
+    scheduler = LeaderCronScheduler(connection, lock_name=leader_lock_key(app),
+                                    lock_ttl=lock_ttl, name=name)
+    scheduler.get_jobs().append(PurgeCronJob(
+        app, name,
+        queue_name=queue_name(QUEUE, app),
+        func=purge_expired_job,
+        interval=interval,
+        name=f"{app.config['RQ_QUEUE_PREFIX']}:purge-expired",
+    ))
+    return scheduler
+
+
+def leader_lock_key(app: Flask) -> str:
+    return key("scheduler:leader", app)
+
+
+def run_scheduler(app: Flask, *, lock_ttl: int = DEFAULT_LOCK_TTL) -> None:
+    """Run until SIGINT/SIGTERM; waits for Redis first rather than exiting."""
+    from webapp.jobs.worker import configure_logging
+
+    configure_logging()
+    scheduler = build_scheduler(app, lock_ttl=lock_ttl)
+    log.info("Scheduler %s starting on %s (leader lock TTL %s s)", scheduler.name,
+             describe(app.config["REDIS_URL"]), lock_ttl)
+    while True:
+        wait_for_redis(scheduler.connection, log)
+        try:
+            scheduler.start()  # returns on SIGINT/SIGTERM; the lock is released on the way out
+            return
+        except REDIS_DOWN as error:  # lost between the ping and RQ's registration
+            log.warning("Scheduler could not register with Redis (%s); retrying",
+                        " ".join(str(error).split()))
+            time.sleep(1)
