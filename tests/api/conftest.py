@@ -60,14 +60,17 @@ class PlatformWorld:
 
 @pytest.fixture
 def platform_world(app) -> PlatformWorld:
+    def person(username: str, **kwargs) -> User:
+        return make_user(username, password="", **kwargs)  # API tests need no slow hashing
+
     platform = make_platform("acme-corp", "Acme Corp")
     other_platform = make_platform("globex", "Globex")
-    member = make_user("john_doe")
-    other_member = make_user("Other_User")
-    support = make_user("sue_support")
-    admin = make_user("ada_admin")
-    outsider = make_user("olga_outsider")
-    superadmin = make_user("root", superadmin=True)
+    member = person("john_doe")
+    other_member = person("Other_User")
+    support = person("sue_support")
+    admin = person("ada_admin")
+    outsider = person("olga_outsider")
+    superadmin = person("root", superadmin=True)
     add_member(platform, member)
     add_member(platform, other_member)
     add_member(platform, support, "support")

@@ -285,7 +285,7 @@ def test_superadmin_cannot_reach_a_user_who_is_not_a_member(platform_api, platfo
 
 def test_documents_are_per_platform(platform_api, app):
     """Example 4 of the source: one user, different settings on two platforms."""
-    user = make_user("multi")
+    user = make_user("multi", password="")
     corporate, personal = make_platform("corporate"), make_platform("personal")
     add_member(corporate, user)
     add_member(personal, user)
