@@ -1,4 +1,202 @@
-"""Placeholder: filled in by its issue."""
-from flask import Blueprint
+"""The per-client key/value API at /api/v2/metadata, answering in Laravel's dialect.
 
-bp = Blueprint("api_per_client", __name__)
+Views only authenticate, parse and shape; every rule lives in webapp.metadata.per_client.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749.resource_protector import TokenValidator
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from werkzeug.exceptions import HTTPException
+
+from webapp.extensions import db
+from webapp.metadata import per_client
+from webapp.metadata.audit import Actor
+from webapp.metadata.errors import NotFound, PreconditionFailed, ValidationError
+from webapp.models import OAuth2Client, User
+from webapp.oauth.resource import require_oauth
+from webapp.oauth.tokens import client_by_client_id
+
+bp = Blueprint("api_per_client", __name__, url_prefix="/api/v2/metadata")
+
+READ = "metadata.read"
+WRITE = "metadata.write"
+
+
+class Unauthenticated(Exception):
+    pass
+
+
+class InsufficientScope(Exception):
+    pass
+
+
+class BadBody(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Caller:
+    user: User
+    client: OAuth2Client
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(via=per_client.VIA, user=self.user, oauth_client_id=self.client.id)
+
+
+def _authenticate(scope: str) -> Caller:
+    """Who is calling, through which client; 401 before 403 so scopes never leak token state.
+
+    The token is validated without a scope first, so a client-credentials token is
+    "unauthenticated" whatever scopes it carries.
+    """
+    try:
+        token = require_oauth.acquire_token()
+    except OAuth2Error as error:
+        raise Unauthenticated() from error
+    user = token.user if token.user_id is not None else None
+    if user is None or not user.is_active:
+        raise Unauthenticated()
+    client = client_by_client_id(token.client_id)
+    if client is None:
+        raise Unauthenticated()
+    if TokenValidator.scope_insufficient(token.get_scope(), [scope]):
+        raise InsufficientScope()
+    return Caller(user=user, client=client)
+
+
+def _json_object() -> dict[str, Any]:
+    raw = request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError) as error:
+        raise BadBody() from error
+    if not isinstance(body, dict):
+        raise BadBody()
+    return body
+
+
+def _message(status: int, message: str) -> Response:
+    response = jsonify({"message": message})
+    response.status_code = status
+    return response
+
+
+def _entry_response(resource: dict[str, Any], tag: str, status: int) -> Response:
+    response = jsonify(resource)
+    response.status_code = status
+    response.headers["ETag"] = tag
+    return response
+
+
+@bp.get("")
+def list_entries():
+    caller = _authenticate(READ)
+    entries = per_client.list_entries(caller.user, caller.client)
+    return jsonify({"data": [per_client.as_resource(entry) for entry in entries]})
+
+
+@bp.get("/<key>")
+def get_entry(key: str):
+    caller = _authenticate(READ)
+    entry = per_client.get_entry(caller.user, caller.client, key)
+    return _entry_response(per_client.as_resource(entry), per_client.etag(entry), 200)
+
+
+@bp.put("/<key>")
+def put_entry(key: str):
+    caller = _authenticate(WRITE)
+    body = _json_object()
+    entry, created = per_client.put_entry(
+        caller.actor, caller.user, caller.client, key, body,
+        if_match=request.headers.get("If-Match"),
+        if_none_match=request.headers.get("If-None-Match"),
+    )
+    # Shaped before the commit, which expires the entry; reloading it would open a new
+    # transaction (a write lock on SQLite) just to answer.
+    resource, tag = per_client.as_resource(entry), per_client.etag(entry)
+    db.session.commit()
+    response = _entry_response(resource, tag, 201 if created else 200)
+    if created:
+        response.headers["Location"] = url_for(".get_entry", key=key)
+    return response
+
+
+@bp.delete("/<key>")
+def delete_entry(key: str):
+    caller = _authenticate(WRITE)
+    per_client.delete_entry(caller.actor, caller.user, caller.client, key,
+                            if_match=request.headers.get("If-Match"))
+    db.session.commit()
+    return Response(status=204)
+
+
+# --- errors, in Laravel's dialect -----------------------------------------------------------
+
+@bp.errorhandler(Unauthenticated)
+def unauthenticated(error):
+    response = _message(401, "Unauthenticated.")
+    response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+@bp.errorhandler(InsufficientScope)
+def insufficient_scope(error):
+    return _message(403, "Invalid scope(s) provided.")
+
+
+@bp.errorhandler(BadBody)
+def bad_body(error):
+    return _message(400, "The request body must be a JSON object.")
+
+
+@bp.errorhandler(ValidationError)
+def invalid(error: ValidationError):
+    """Fields keep the order they were checked in, so `message` is visibly the first error."""
+    db.session.rollback()
+    body = json.dumps({"message": error.message, "errors": error.errors})
+    return current_app.response_class(body, status=422, mimetype="application/json")
+
+
+@bp.errorhandler(NotFound)
+def not_found(error):
+    db.session.rollback()
+    return _message(404, "Not found.")
+
+
+@bp.errorhandler(PreconditionFailed)
+def precondition_failed(error):
+    db.session.rollback()
+    return _message(412, "Precondition failed.")
+
+
+HTTP_MESSAGES = {
+    400: "Bad request.",
+    404: "Not found.",
+    405: "Method not allowed.",
+    413: "The request body is too large.",
+    500: "Server Error",
+}
+
+
+@bp.errorhandler(HTTPException)
+def http_error(error: HTTPException):
+    status = error.code or 500
+    response = _message(status, HTTP_MESSAGES.get(status, error.name))
+    for name, value in error.get_headers():
+        if name.lower() not in ("content-type", "content-length"):
+            response.headers[name] = value
+    return response
+
+
+@bp.errorhandler(Exception)
+def server_error(error: Exception):
+    """Never a stack trace: the log gets it, the caller gets Laravel's plain 500."""
+    db.session.rollback()
+    current_app.logger.exception("Unhandled error on %s %s", request.method, request.path)
+    return _message(500, "Server Error")

@@ -1,0 +1,338 @@
+"""Per-client key/value entries: the one place with their rules.
+
+The API and the dashboard both call these functions, so validation, the expiry rule, the
+quota, optimistic locking and the audit trail cannot drift apart between them.
+
+Expiry is decided by the database clock in every WHERE clause (`sql_utcnow()`), so an
+entry is gone for every reader at the same instant whether or not the purge has run.
+
+Writes to one (user, client) are serialized: on PostgreSQL by a transaction-scoped
+advisory lock, on SQLite by the BEGIN IMMEDIATE every transaction starts with. Inside
+that critical section "does the key exist, is it live, how many live keys are there"
+cannot change under us, which is what makes "exactly one 201" and the quota hold when
+requests race. Functions here never commit: the caller commits, so the write and its
+audit event land together or not at all.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import and_, func, literal, or_, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from webapp.extensions import db
+from webapp.metadata import audit
+from webapp.metadata.errors import NotFound, PreconditionFailed, ValidationError
+from webapp.models import ClientMetadataEntry, OAuth2Client, User
+from webapp.models.base import UTCDateTime, sql_utcnow
+from webapp.timeutil import iso_z, parse_iso, utcnow
+
+KEY_PATTERN = re.compile(r"[a-zA-Z0-9._-]+")
+KEY_MAX_LENGTH = 255
+VALUE_MAX_LENGTH = 65535
+VIA = "api:per-client"
+
+_Entry = ClientMetadataEntry
+
+
+# --- reading -----------------------------------------------------------------------------
+
+def _live():
+    """Live means "no expiry, or an expiry the database clock has not reached yet"."""
+    return or_(_Entry.expires_at.is_(None), _Entry.expires_at > sql_utcnow())
+
+
+def _of(user: User, client: OAuth2Client):
+    return and_(_Entry.user_id == user.id, _Entry.client_id == client.id)
+
+
+def _key_order():
+    """Byte order on every engine; PostgreSQL's default collation would sort `B` between `a` and `c`."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return _Entry.key.collate("C")
+    return _Entry.key
+
+
+def list_entries(user: User, client: OAuth2Client) -> list[ClientMetadataEntry]:
+    """The live entries the client keeps for the user, sorted by key."""
+    return list(db.session.scalars(
+        select(_Entry).where(_of(user, client), _live()).order_by(_key_order())
+    ))
+
+
+def get_entry(user: User, client: OAuth2Client, key: str) -> ClientMetadataEntry:
+    """The live entry, or NotFound (an expired or malformed key is the same as a missing one)."""
+    if not _key_is_valid(key):
+        raise NotFound()
+    entry = db.session.scalar(
+        select(_Entry)
+        .where(_of(user, client), _Entry.key == key, _live())
+        .execution_options(populate_existing=True)
+    )
+    if entry is None:
+        raise NotFound()
+    return entry
+
+
+def count_live(user: User, client: OAuth2Client) -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(_Entry).where(_of(user, client), _live())
+    ) or 0
+
+
+def as_resource(entry: ClientMetadataEntry) -> dict[str, Any]:
+    """The public shape of an entry, as both the API and the dashboard show it."""
+    return {"key": entry.key, "value": entry.value, "expires_at": iso_z(entry.expires_at)}
+
+
+def etag(entry: ClientMetadataEntry) -> str:
+    """A quoted strong ETag.
+
+    `created_at` joins id and version because SQLite may hand a deleted row's id to the
+    next insert; without it a stale tag could match a re-created entry.
+    """
+    created = entry.created_at.isoformat() if entry.created_at else ""
+    digest = hashlib.blake2b(
+        f"{entry.id}:{entry.version}:{created}".encode(), digest_size=10
+    ).hexdigest()
+    return f'"{entry.id}-{entry.version}-{digest}"'
+
+
+# --- validation --------------------------------------------------------------------------
+
+def _key_is_valid(key: object) -> bool:
+    return (isinstance(key, str) and 0 < len(key) <= KEY_MAX_LENGTH
+            and KEY_PATTERN.fullmatch(key) is not None)
+
+
+def _key_errors(key: object) -> list[str]:
+    if not isinstance(key, str) or key == "":
+        return ["The key field is required."]
+    errors = []
+    if len(key) > KEY_MAX_LENGTH:
+        errors.append(f"The key field must not be greater than {KEY_MAX_LENGTH} characters.")
+    if KEY_PATTERN.fullmatch(key) is None:
+        errors.append("The key field format is invalid.")
+    return errors
+
+
+def _value_errors(fields: Mapping[str, Any]) -> list[str]:
+    # Laravel's `required` treats an empty string like a missing field.
+    if "value" not in fields or fields["value"] is None or fields["value"] == "":
+        return ["The value field is required."]
+    value = fields["value"]
+    if not isinstance(value, str):
+        return ["The value field must be a string."]
+    if len(value) > VALUE_MAX_LENGTH:
+        return [f"The value field must not be greater than {VALUE_MAX_LENGTH} characters."]
+    # PostgreSQL text cannot hold NUL, and lone surrogates (legal in JSON escapes) are not
+    # encodable; refusing them on every engine keeps SQLite and PostgreSQL alike.
+    if "\x00" in value:
+        return ["The value field must not contain null characters."]
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return ["The value field must be a valid UTF-8 string."]
+    return []
+
+
+def _parse_expiry(raw: object) -> datetime | None:
+    """Naive UTC, or None for "no expiry"; ValueError when it is not a date."""
+    if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+        return None  # Laravel converts empty strings to null before validating
+    if isinstance(raw, datetime):
+        if raw.tzinfo is not None:
+            return raw.astimezone(timezone.utc).replace(tzinfo=None)
+        return raw
+    if not isinstance(raw, str):
+        raise ValueError("not a date")
+    try:
+        return parse_iso(raw)
+    except (OverflowError, UnicodeError) as error:
+        raise ValueError("not a date") from error
+
+
+def _is_future(moment: datetime) -> bool:
+    """Asked of the database, whose clock also decides expiry, so a stored entry is live."""
+    return bool(db.session.scalar(select(literal(moment, UTCDateTime) > sql_utcnow())))
+
+
+def validate(key: object, fields: Mapping[str, Any]) -> tuple[str, datetime | None]:
+    """The (value, expires_at) a PUT would store, or ValidationError naming every bad field."""
+    errors: dict[str, list[str]] = {}
+    if key_errors := _key_errors(key):
+        errors["key"] = key_errors
+    if value_errors := _value_errors(fields):
+        errors["value"] = value_errors
+    expires_at = None
+    try:
+        expires_at = _parse_expiry(fields.get("expires_at"))
+    except ValueError:
+        errors["expires_at"] = ["The expires at field must be a valid date."]
+    else:
+        if expires_at is not None and not _is_future(expires_at):
+            errors["expires_at"] = ["The expires at field must be a date after now."]
+    if errors:
+        raise ValidationError(errors)
+    return fields["value"], expires_at
+
+
+# --- preconditions -----------------------------------------------------------------------
+
+def _check_preconditions(current: ClientMetadataEntry | None, if_match: str | None,
+                         if_none_match: str | None) -> None:
+    """RFC 9110 semantics: If-Match compares strongly, If-None-Match weakly; `*` means "exists"."""
+    from werkzeug.http import parse_etags
+
+    if if_match is not None:
+        tags = parse_etags(if_match)
+        if current is None or not tags.contains(etag(current).strip('"')):
+            raise PreconditionFailed()
+    if if_none_match is not None and current is not None:
+        tags = parse_etags(if_none_match)
+        if tags.star_tag or tags.contains_weak(etag(current).strip('"')):
+            raise PreconditionFailed()
+
+
+# --- writing -----------------------------------------------------------------------------
+
+def _lock(user: User, client: OAuth2Client) -> None:
+    """Serialize writers of one (user, client) until the transaction ends (PostgreSQL).
+
+    SQLite needs nothing: every transaction there already holds the write lock.
+    """
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.blake2b(f"client_metadata:{user.id}:{client.id}".encode(), digest_size=8)
+    lock_id = int.from_bytes(digest.digest(), "big", signed=True)
+    db.session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
+
+
+def _locked_row(user: User, client: OAuth2Client, key: str) -> tuple[ClientMetadataEntry | None, bool]:
+    """The stored row for the key (live or not) locked for update, and whether it is live."""
+    row = db.session.execute(
+        select(_Entry, _live().label("live"))
+        .where(_of(user, client), _Entry.key == key)
+        .with_for_update(of=_Entry)
+        .execution_options(populate_existing=True)
+    ).first()
+    if row is None:
+        return None, False
+    return row[0], bool(row[1])
+
+
+def _snapshot(entry: ClientMetadataEntry) -> dict[str, Any]:
+    return {"value": entry.value, "expires_at": iso_z(entry.expires_at)}
+
+
+def _insert(user: User, client: OAuth2Client, key: str, value: str,
+            expires_at: datetime | None) -> ClientMetadataEntry | None:
+    """Insert unless the key appeared meanwhile (a writer that bypassed the lock): then None."""
+    dialect = db.session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    now = utcnow()
+    statement = (
+        insert(_Entry)
+        .values(user_id=user.id, client_id=client.id, key=key, value=value,
+                expires_at=expires_at, version=1, created_at=now, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["user_id", "client_id", "key"])
+        .returning(_Entry.id)
+    )
+    new_id = db.session.execute(statement).scalar()
+    if new_id is None:
+        return None
+    return db.session.get(_Entry, new_id)
+
+
+def put_entry(
+    actor: audit.Actor,
+    user: User,
+    client: OAuth2Client,
+    key: str,
+    fields: Mapping[str, Any],
+    if_match: str | None = None,
+    if_none_match: str | None = None,
+) -> tuple[ClientMetadataEntry, bool]:
+    """Create or replace the whole entry; returns (entry, created).
+
+    `fields` is the request body (`value`, optional `expires_at`); omitting `expires_at`
+    clears an earlier expiry. Reviving an expired row is a create: it answers 201 and
+    counts against the quota. Raises ValidationError (also for the quota) or
+    PreconditionFailed; the caller commits.
+    """
+    value, expires_at = validate(key, fields)
+    _lock(user, client)
+    for _attempt in range(3):
+        current, live = _locked_row(user, client, key)
+        _check_preconditions(current if live else None, if_match, if_none_match)
+        if not live:
+            _check_quota(user, client)
+        old = _snapshot(current) if live else None
+        if current is None:
+            entry = _insert(user, client, key, value, expires_at)
+            if entry is None:
+                continue
+        else:
+            entry = current
+            now = utcnow()
+            entry.value = value
+            entry.expires_at = expires_at
+            entry.version = (entry.version or 0) + 1
+            entry.updated_at = now
+            if not live:
+                entry.created_at = now
+            db.session.flush()
+        action = "client_metadata.update" if live else "client_metadata.create"
+        _record(actor, action, user, client, key, old=old, new=_snapshot(entry))
+        return entry, not live
+    raise RuntimeError("client metadata row kept changing under the lock")
+
+
+def _check_quota(user: User, client: OAuth2Client) -> None:
+    limit = current_app.config["METADATA_MAX_KEYS"]
+    if count_live(user, client) >= limit:
+        raise ValidationError.single(
+            "key", f"The key field must not exceed {limit} keys per client."
+        )
+
+
+def delete_entry(
+    actor: audit.Actor,
+    user: User,
+    client: OAuth2Client,
+    key: str,
+    if_match: str | None = None,
+) -> None:
+    """Delete a live entry; NotFound when there is none (PreconditionFailed if If-Match was sent)."""
+    if not _key_is_valid(key):
+        if if_match is not None:
+            raise PreconditionFailed()
+        raise NotFound()
+    _lock(user, client)
+    current, live = _locked_row(user, client, key)
+    if not live:
+        if if_match is not None:
+            raise PreconditionFailed()
+        raise NotFound()
+    _check_preconditions(current, if_match, None)
+    old = _snapshot(current)
+    db.session.delete(current)
+    db.session.flush()
+    _record(actor, "client_metadata.delete", user, client, key, old=old, new=None)
+
+
+def _record(actor: audit.Actor, action: str, user: User, client: OAuth2Client, key: str,
+            *, old: dict | None, new: dict | None) -> None:
+    change: dict[str, Any] = {}
+    if old is not None:
+        change["old"] = old
+    if new is not None:
+        change["new"] = new
+    audit.record(actor, action, target_user=user, platform_id=client.platform_id,
+                 oauth_client_id=client.id, changes={key: change})
