@@ -31,7 +31,8 @@ def _utcnow_default(element, compiler, **kw):
 
 @compiles(sql_utcnow, "postgresql")
 def _utcnow_postgresql(element, compiler, **kw):
-    return "(now() AT TIME ZONE 'utc')"
+    # statement_timestamp(), not now(): now() is frozen at the start of the transaction.
+    return "(statement_timestamp() AT TIME ZONE 'utc')"
 
 
 @compiles(sql_utcnow, "sqlite")
