@@ -62,3 +62,19 @@ def bearer_token(client: OAuth2Client, user: User | None,
     token = issue_access_token(client, user, scope)
     db.session.commit()
     return token["access_token"]
+
+
+def make_client_entry(user: User, client: OAuth2Client, key: str, value: str = "v", *,
+                      expires_at=None):
+    """A per-client entry written straight to the table, bypassing the service's rules.
+
+    For states the API refuses to create, such as an entry whose expiry has already passed
+    (as it would be after its time runs out and before the purge job runs).
+    """
+    from webapp.models import ClientMetadataEntry
+
+    entry = ClientMetadataEntry(user_id=user.id, client_id=client.id, key=key, value=value,
+                                expires_at=expires_at)
+    db.session.add(entry)
+    db.session.commit()
+    return entry
