@@ -32,13 +32,19 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
-def redis(redis_url, test_config):
+def redis(redis_url):
     connection = Redis.from_url(redis_url)
     yield connection
-    prefix = test_config["RQ_QUEUE_PREFIX"]
-    for key in connection.scan_iter(match=f"*{prefix}*", count=1000):
-        connection.delete(key)
     connection.close()
+
+
+@pytest.fixture(autouse=True)
+def _forget_our_redis_keys(redis, test_config):
+    """Each test starts with no queued job, lock or worker record of this session's."""
+    yield
+    prefix = test_config["RQ_QUEUE_PREFIX"]
+    for key in redis.scan_iter(match=f"*{prefix}*", count=1000):
+        redis.delete(key)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from redis import Redis
 from redis.exceptions import LockError
 from rq import cron_job_registry
 from rq.cron import CronJob, CronScheduler
+from rq.exceptions import SchedulerNotFound
 
 from webapp.jobs.purge import QUEUE, enqueue_purge, purge_expired_job
 from webapp.jobs.queue import (REDIS_DOWN, describe, key, process_name, queue_name,
@@ -63,6 +64,8 @@ class LeaderCronScheduler(CronScheduler):
         self.lock = connection.lock(lock_name, timeout=lock_ttl, thread_local=False)
         self.is_leader = False
         self._announced_standby = False
+        #: Seconds to wait before the next try while Redis is unreachable (0 when it answers).
+        self.retry_delay = 0.0
 
     def hold_leadership(self) -> bool:
         """Renew the lock if ours, else try to take it; never blocks."""
@@ -90,14 +93,19 @@ class LeaderCronScheduler(CronScheduler):
 
     def enqueue_jobs(self) -> list[CronJob]:
         try:
-            if not self.hold_leadership():
-                return []
-            return super().enqueue_jobs()
+            leading = self.hold_leadership()
+            enqueued = super().enqueue_jobs() if leading else []
         except REDIS_DOWN as error:
             self.is_leader = False
-            log.warning("Scheduler %s cannot reach Redis (%s); will retry", self.name,
-                        " ".join(str(error).split()))
+            if not self.retry_delay:
+                log.warning("Scheduler %s cannot reach Redis (%s); retrying", self.name,
+                            " ".join(str(error).split()))
+            self.retry_delay = min(max(self.retry_delay * 2, 0.5), 30.0)
             return []
+        if self.retry_delay:
+            log.info("Scheduler %s reached Redis again", self.name)
+            self.retry_delay = 0.0
+        return enqueued
 
     def heartbeat(self) -> None:
         try:
@@ -112,7 +120,15 @@ class LeaderCronScheduler(CronScheduler):
             pass
 
     def calculate_sleep_interval(self) -> float:
-        """Wake often enough to renew the lock (a third of its TTL) before it expires."""
+        """Wake often enough to renew (or watch for) the lock: a third of its TTL.
+
+        A standby or a scheduler without Redis must not spin on a job that is overdue
+        only because it could not be enqueued.
+        """
+        if self.retry_delay:
+            return self.retry_delay
+        if not self.is_leader:
+            return self.lock_ttl / 3
         return min(super().calculate_sleep_interval(), self.lock_ttl / 3)
 
     def register_death(self, pipeline=None) -> None:
@@ -125,7 +141,7 @@ class LeaderCronScheduler(CronScheduler):
         self.is_leader = False
         try:
             super().register_death(pipeline)
-        except REDIS_DOWN:
+        except (SchedulerNotFound, *REDIS_DOWN):  # never registered, or pruned while away
             pass
 
 
