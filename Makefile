@@ -17,11 +17,11 @@ $(VENV)/.installed-test: requirements-test.txt $(VENV)/.installed
 	$(PY) -m pip install -q -r requirements-test.txt
 	touch $@
 
-## run: install, migrate, seed demo data on first start, serve on http://127.0.0.1:$(PORT)
+## run: install, migrate, seed demo data on first start, then web (http://127.0.0.1:$(PORT)), worker and scheduler (Procfile)
 run: $(VENV)/.installed
 	$(PY) -m flask db upgrade
 	$(PY) -m flask demo seed --if-empty
-	PORT=$(PORT) $(PY) -m flask run --host 127.0.0.1 --port $(PORT)
+	PORT=$(PORT) $(PY) -m webapp.jobs.launcher
 
 ## test: install what the tests need and run the whole suite (DATABASE_URL/REDIS_URL pick the engines)
 test: $(VENV)/.installed-test browser
