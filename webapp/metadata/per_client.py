@@ -25,6 +25,7 @@ from flask import current_app
 from sqlalchemy import and_, func, literal, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from werkzeug.http import parse_etags
 
 from webapp.extensions import db
 from webapp.metadata import audit
@@ -188,8 +189,6 @@ def validate(key: object, fields: Mapping[str, Any]) -> tuple[str, datetime | No
 def _check_preconditions(current: ClientMetadataEntry | None, if_match: str | None,
                          if_none_match: str | None) -> None:
     """RFC 9110 semantics: If-Match compares strongly, If-None-Match weakly; `*` means "exists"."""
-    from werkzeug.http import parse_etags
-
     if if_match is not None:
         tags = parse_etags(if_match)
         if current is None or not tags.contains(etag(current).strip('"')):
