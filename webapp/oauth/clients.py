@@ -11,6 +11,11 @@ from webapp.metadata.errors import ValidationError
 from webapp.models import OAuth2Client, Platform
 
 SUPPORTED_SCOPES = ("metadata.read", "metadata.write")
+# What the consent page tells the user each scope lets the application do.
+SCOPE_DESCRIPTIONS = {
+    "metadata.read": "Read the key/value entries this application keeps for you.",
+    "metadata.write": "Create, change and delete the key/value entries this application keeps for you.",
+}
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 DEFAULT_GRANT_TYPES = ("authorization_code", "refresh_token")
 
@@ -107,3 +112,19 @@ def rotate_secret(actor: audit.Actor, client: OAuth2Client) -> str:
     audit.record(actor, "oauth_client.rotate_secret", platform_id=client.platform_id,
                  oauth_client_id=client.id)
     return secret
+
+
+def resolve_scope(client: OAuth2Client, requested: str | None) -> str | None:
+    """The scope a client gets for a request, or None when it asked for one it may not have.
+
+    authlib would silently drop scopes a client is not allowed; we refuse instead, so a
+    client never believes it holds a scope it does not. Asking for nothing means asking
+    for everything the client is allowed (RFC 6749 section 3.3's "pre-defined default").
+    """
+    allowed = client.scope.split()
+    wanted = (requested or "").split()
+    if not wanted:
+        return " ".join(allowed)
+    if any(scope not in allowed for scope in wanted):
+        return None
+    return " ".join(dict.fromkeys(wanted))
