@@ -1,0 +1,92 @@
+"""The /oauth endpoints and the RFC 8414 metadata document. Views only route: the rules
+live in the grants and endpoints, and each view ends the transaction it started."""
+from __future__ import annotations
+
+from authlib.oauth2 import OAuth2Error
+from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from webapp.extensions import db
+from webapp.oauth.clients import SCOPE_DESCRIPTIONS
+from webapp.oauth.server import authorization, server_metadata
+
+bp = Blueprint("oauth", __name__, url_prefix="/oauth")
+well_known_bp = Blueprint("oauth_well_known", __name__)
+
+
+@bp.route("/authorize", methods=["GET", "POST"])
+def authorize():
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login", next=request.full_path))
+    user = current_user._get_current_object()
+    try:
+        grant = authorization.get_consent_grant(end_user=user)
+    except OAuth2Error as error:
+        return _authorization_error(error)
+    if request.method == "GET":
+        return _consent_page(grant)
+    granted_by = user if request.form.get("decision") == "allow" else None
+    response = authorization.create_authorization_response(grant=grant, grant_user=granted_by)
+    db.session.commit()
+    return response
+
+
+@bp.route("/token", methods=["POST"])
+def token():
+    return _finish(authorization.create_token_response())
+
+
+@bp.route("/revoke", methods=["POST"])
+def revoke():
+    return _finish(authorization.create_endpoint_response("revocation"))
+
+
+@bp.route("/introspect", methods=["POST"])
+def introspect():
+    return _finish(authorization.create_endpoint_response("introspection"))
+
+
+@well_known_bp.route("/.well-known/oauth-authorization-server")
+def metadata():
+    return jsonify(server_metadata())
+
+
+def _finish(response: Response) -> Response:
+    """Keep what a successful call wrote; an error keeps nothing (reuse revocations have
+    already committed themselves)."""
+    if response.status_code == 200:
+        db.session.commit()
+    else:
+        db.session.rollback()
+    return response
+
+
+def _authorization_error(error: OAuth2Error) -> Response:
+    """Back to the client only when its redirect URI has been verified; otherwise a page
+    here, so an unregistered URI never receives anything."""
+    if error.redirect_uri:
+        return authorization.handle_error_response(None, error)
+    html = render_template("oauth/error.html", error=error.error, description=error.description)
+    return _no_framing(Response(html, status=400))
+
+
+def _consent_page(grant) -> Response:
+    client = grant.request.client
+    scopes = [(scope, SCOPE_DESCRIPTIONS.get(scope, scope)) for scope in grant.request.scope.split()]
+    html = render_template(
+        "oauth/consent.html",
+        client_name=client.client_name,
+        platform=client.platform,
+        scopes=scopes,
+        redirect_uri=grant.redirect_uri,
+        action=request.full_path,
+    )
+    return _no_framing(Response(html))
+
+
+def _no_framing(response: Response) -> Response:
+    """The consent page must not be framed (clickjacking) nor cached."""
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+    response.headers["Cache-Control"] = "no-store"
+    return response
