@@ -149,7 +149,7 @@ def live_server(_migrated_app, database_uri, redis_url):
         try:
             if requests.get(f"{base_url}/healthz", timeout=1).status_code == 200:
                 break
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # workers still booting
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
