@@ -137,6 +137,38 @@ def visible_user(viewer: User, user_id: int) -> User:
     return user
 
 
+def staff_platforms_of(viewer: User, user: User) -> list[Platform]:
+    """The platforms where the viewer is staff and the user is a member, ordered by key.
+
+    What the dashboard's user page shows: another tenant's data stays out of sight.
+    """
+    query = (
+        select(Platform)
+        .join(Membership, Membership.platform_id == Platform.id)
+        .where(Membership.user_id == user.id)
+        .order_by(Platform.platform_key)
+    )
+    if not viewer.is_superadmin:
+        query = query.where(Platform.id.in_(staff_platform_ids(viewer)))
+    return list(db.session.scalars(query))
+
+
+def staff_platform_of(viewer: User, user: User, platform_key: str) -> Platform:
+    """A platform where the viewer is staff and the user a member; anything else is not found."""
+    platform = staff_platform(viewer, platform_key)
+    if not is_member(user, platform):
+        raise PlatformNotFound()
+    return platform
+
+
+def staff_client_of(viewer: User, user: User, client_pk: int) -> OAuth2Client:
+    """An OAuth client of a platform where the viewer is staff and the user a member."""
+    client = staff_client(viewer, client_pk)
+    if not is_member(user, client.platform):
+        raise NotFound()
+    return client
+
+
 def staff_client(viewer: User, client_pk: int) -> OAuth2Client:
     """An OAuth client of one of the viewer's staff platforms; anything else is not found."""
     client = db.session.get(OAuth2Client, client_pk)

@@ -12,6 +12,7 @@ bp = Blueprint("dashboard", __name__, url_prefix="/admin")
 
 def init_app(app: Flask) -> None:
     from webapp.dashboard import admin, audit, auth, home, platforms, users  # noqa: F401
+    from webapp.dashboard import user_page  # noqa: F401
 
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."

@@ -1,0 +1,342 @@
+"""/admin/users/<id>: one user's platform JSON documents, per-client keys and audit trail.
+
+The page shows only what the viewer may act on: the platforms where the viewer is staff
+and the user is a member (webapp.access), and those platforms' OAuth clients. Every save
+goes through the same domain functions as the APIs (webapp.metadata.platform and
+webapp.metadata.per_client), so the dashboard cannot store what the APIs would refuse.
+
+A refused save re-renders the page with the message next to the form and the text the
+admin typed kept; a stale save (someone else wrote since the page was loaded) shows both
+versions instead of overwriting.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import or_, select
+from sqlalchemy.orm import aliased
+
+from webapp import access
+from webapp.dashboard import bp
+from webapp.dashboard import display  # noqa: F401  (template filters)
+from webapp.dashboard.common import staff_required
+from webapp.dashboard.forms import DeleteEntryForm, DocumentForm, EntryForm
+from webapp.extensions import db
+from webapp.metadata import per_client, platform as platform_docs
+from webapp.metadata.audit import Actor
+from webapp.metadata.errors import NotFound, PreconditionFailed, ValidationError
+from webapp.models import ApiToken, AuditEvent, OAuth2Client, Platform, User
+
+TRAIL_LIMIT = 50
+
+
+# --- what the template needs ------------------------------------------------------------
+
+
+@dataclass
+class DocumentState:
+    """The editor of one platform's document: what it shows and what went wrong."""
+
+    stored: platform_docs.DocumentView
+    text: str
+    etag: str
+    error: str | None = None
+    # Set when a save was stale: the admin's text stays in the editor, this is theirs.
+    conflict: platform_docs.DocumentView | None = None
+
+
+@dataclass
+class EntryFormState:
+    """The add/edit form of one client's keys."""
+
+    key: str = ""
+    value: str = ""
+    expires_at: str = ""
+    etag: str = ""
+    editing: bool = False
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    message: str | None = None
+
+
+@dataclass
+class ClientSection:
+    client: OAuth2Client
+    entries: list
+    etags: dict[str, str]
+    form: EntryFormState
+
+
+@dataclass
+class PlatformSection:
+    platform: Platform
+    document: DocumentState
+    clients: list[ClientSection]
+
+
+def _document_state(user: User, platform: Platform) -> DocumentState:
+    stored = platform_docs.get_document(user, platform)
+    return DocumentState(stored=stored, text=display.pretty_json(stored.data), etag=stored.etag)
+
+
+def _viewer_platform_ids() -> list[int] | None:
+    return None if current_user.is_superadmin else access.staff_platform_ids(current_user)
+
+
+def audit_trail(user: User, platform_ids: list[int] | None, limit: int = TRAIL_LIMIT) -> list:
+    """The user's most recent audit events on the given platforms (None: all of them).
+
+    Events without a platform (account creation, API tokens) are shown to superadmins only.
+    """
+    token = aliased(ApiToken)
+    client = aliased(OAuth2Client)
+    where = [AuditEvent.target_user_id == user.id]
+    if platform_ids is not None:
+        client_platform = select(OAuth2Client.id).where(OAuth2Client.platform_id.in_(platform_ids))
+        where.append(
+            or_(
+                AuditEvent.platform_id.in_(platform_ids),
+                AuditEvent.oauth_client_id.in_(client_platform),
+            )
+        )
+    statement = (
+        select(AuditEvent, Platform, client, token)
+        .outerjoin(Platform, Platform.id == AuditEvent.platform_id)
+        .outerjoin(client, client.id == AuditEvent.oauth_client_id)
+        .outerjoin(token, token.id == AuditEvent.api_token_id)
+        .where(*where)
+        .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+        .limit(limit)
+    )
+    return list(db.session.execute(statement))
+
+
+def render_user_page(
+    user: User,
+    *,
+    status: int = 200,
+    documents: dict[int, DocumentState] | None = None,
+    entry_forms: dict[int, EntryFormState] | None = None,
+):
+    """The whole page; `documents` and `entry_forms` override the freshly loaded state."""
+    documents = documents or {}
+    entry_forms = entry_forms or {}
+    platforms = access.staff_platforms_of(current_user, user)
+    clients_by_platform: dict[int, list[OAuth2Client]] = {}
+    if platforms:
+        clients = db.session.scalars(
+            select(OAuth2Client)
+            .where(OAuth2Client.platform_id.in_([p.id for p in platforms]))
+            .order_by(OAuth2Client.id)
+        )
+        for client in clients:
+            clients_by_platform.setdefault(client.platform_id, []).append(client)
+    edit_client, _, edit_key = request.args.get("edit", "").partition(":")
+    sections = []
+    for platform in platforms:
+        client_sections = []
+        for client in clients_by_platform.get(platform.id, []):
+            entries = per_client.list_entries(user, client)
+            etags = {entry.key: per_client.etag(entry) for entry in entries}
+            form = entry_forms.get(client.id)
+            if form is None:
+                form = EntryFormState()
+                if edit_client == str(client.id):
+                    for entry in entries:
+                        if entry.key == edit_key:
+                            form = EntryFormState(
+                                key=entry.key,
+                                value=entry.value,
+                                expires_at=display.datetime_local(entry.expires_at),
+                                etag=etags[entry.key],
+                                editing=True,
+                            )
+            client_sections.append(ClientSection(client, entries, etags, form))
+        document = documents.get(platform.id) or _document_state(user, platform)
+        sections.append(PlatformSection(platform, document, client_sections))
+    memberships = {p.id for p in platforms}
+    return (
+        render_template(
+            "dashboard/user.html",
+            user=user,
+            sections=sections,
+            trail=audit_trail(user, _viewer_platform_ids()),
+            trail_limit=TRAIL_LIMIT,
+            memberships=memberships,
+            max_bytes=current_app.config["PLATFORM_METADATA_MAX_BYTES"],
+            max_depth=current_app.config["PLATFORM_METADATA_MAX_DEPTH"],
+        ),
+        status,
+    )
+
+
+def _actor() -> Actor:
+    return Actor(via="dashboard", user=current_user._get_current_object())
+
+
+def _target(user_id: int) -> User:
+    try:
+        return access.visible_user(current_user, user_id)
+    except NotFound:
+        abort(404)
+
+
+# --- pages ------------------------------------------------------------------------------
+
+
+@bp.route("/users/<int:user_id>")
+@staff_required
+def user_detail(user_id: int):
+    return render_user_page(_target(user_id))
+
+
+@bp.route("/users/<int:user_id>/platforms/<platform_key>/metadata", methods=["POST"])
+@staff_required
+def save_document(user_id: int, platform_key: str):
+    user = _target(user_id)
+    try:
+        platform = access.staff_platform_of(current_user, user, platform_key)
+    except NotFound:
+        abort(404)
+    form = DocumentForm()
+    text = form.metadata.data or ""
+    loaded_etag = form.etag.data or ""
+    stored = platform_docs.get_document(user, platform)
+
+    def refuse(message: str, status: int = 422, conflict=None):
+        db.session.rollback()
+        state = DocumentState(stored=stored, text=text, etag=loaded_etag, error=message,
+                              conflict=conflict)
+        return render_user_page(user, status=status, documents={platform.id: state})
+
+    if not form.validate():
+        return refuse("This form has expired. Reload the page and try again.", 400)
+    try:
+        document = parse_json_text(text)
+    except ValueError as error:
+        return refuse(str(error))
+    try:
+        saved = platform_docs.replace_document(
+            _actor(), user, platform, document, if_match=loaded_etag
+        )
+    except PreconditionFailed:
+        current = platform_docs.get_document(user, platform)
+        db.session.rollback()
+        state = DocumentState(stored=current, text=text, etag=current.etag, conflict=current,
+                              error="Someone else changed this document after you opened the "
+                                    "page. Nothing was saved.")
+        return render_user_page(user, status=409, documents={platform.id: state})
+    except ValidationError as error:
+        return refuse(error.message)
+    db.session.commit()
+    if saved.etag == loaded_etag:
+        flash(f"No changes to save on {platform.name}.", "info")
+    else:
+        flash(f"Saved the {platform.name} document of {user.username}.", "success")
+    return redirect(url_for("dashboard.user_detail", user_id=user.id,
+                            _anchor=f"platform-{platform.platform_key}"))
+
+
+def parse_json_text(text: str) -> Any:
+    """The editor's text as JSON, or ValueError with a message an admin can act on.
+
+    Only parsing is done here; whether the document may be stored (an object, its size and
+    depth) is decided by webapp.metadata.platform.
+    """
+    if not text.strip():
+        raise ValueError("The document is empty. Enter a JSON object, such as {}.")
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"This is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})."
+        ) from None
+    except RecursionError:
+        raise ValueError("The document is nested too deeply.") from None
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"This is not valid JSON: {name} is not a JSON value.")
+
+
+@bp.route("/users/<int:user_id>/clients/<int:client_pk>/entries", methods=["POST"])
+@staff_required
+def save_entry(user_id: int, client_pk: int):
+    user = _target(user_id)
+    client = _client_of(user, client_pk)
+    form = EntryForm()
+    state = EntryFormState(
+        key=(form.key.data or "").strip(),
+        value=form.value.data or "",
+        expires_at=(form.expires_at.data or "").strip(),
+        etag=form.etag.data or "",
+        editing=bool(form.etag.data),
+    )
+
+    def refuse(status: int, message: str | None = None, errors=None):
+        db.session.rollback()
+        state.message = message
+        state.errors = errors or {}
+        return render_user_page(user, status=status, entry_forms={client.id: state})
+
+    if not form.validate():
+        return refuse(400, "This form has expired. Reload the page and try again.")
+    fields = {"value": state.value, "expires_at": state.expires_at or None}
+    try:
+        entry, created = per_client.put_entry(
+            _actor(), user, client, state.key, fields,
+            if_match=state.etag or None,
+            if_none_match=None if state.etag else "*",
+        )
+    except ValidationError as error:
+        return refuse(422, errors=error.errors)
+    except PreconditionFailed:
+        if state.editing:
+            message = (f"Someone else changed or deleted “{state.key}” after you opened the page. "
+                       "Nothing was saved; the key's current value is in the list.")
+            state.etag = ""
+            state.editing = False
+        else:
+            message = (f"The key “{state.key}” already exists. Edit it from the list, "
+                       "or choose another key.")
+        return refuse(409, message)
+    db.session.commit()
+    verb = "Added" if created else "Saved"
+    flash(f"{verb} “{entry.key}” for {client.client_name or client.client_id}.", "success")
+    return redirect(url_for("dashboard.user_detail", user_id=user.id,
+                            _anchor=f"client-{client.id}"))
+
+
+@bp.route("/users/<int:user_id>/clients/<int:client_pk>/entries/delete", methods=["POST"])
+@staff_required
+def delete_entry(user_id: int, client_pk: int):
+    user = _target(user_id)
+    client = _client_of(user, client_pk)
+    form = DeleteEntryForm()
+    if not form.validate():
+        abort(400)
+    key = form.key.data
+    try:
+        per_client.delete_entry(_actor(), user, client, key, if_match=form.etag.data or None)
+    except NotFound:
+        db.session.rollback()
+        flash(f"“{key}” was already gone.", "info")
+    except PreconditionFailed:
+        db.session.rollback()
+        flash(f"“{key}” was changed or deleted by someone else after you opened the page, "
+              "so it was not deleted. Check the list below and try again.", "error")
+    else:
+        db.session.commit()
+        flash(f"Deleted “{key}”.", "success")
+    return redirect(url_for("dashboard.user_detail", user_id=user.id,
+                            _anchor=f"client-{client.id}"))
+
+
+def _client_of(user: User, client_pk: int) -> OAuth2Client:
+    try:
+        return access.staff_client_of(current_user, user, client_pk)
+    except NotFound:
+        abort(404)
