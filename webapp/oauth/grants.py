@@ -102,6 +102,13 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         return redirect_uri
 
     def save_authorization_code(self, code: str, request) -> None:
+        # Codes nobody exchanged would otherwise stay forever; there are few, so sweep here.
+        lifetime = current_app.config["OAUTH2_AUTH_CODE_EXPIRES_IN"]
+        db.session.execute(
+            delete(OAuth2AuthorizationCode)
+            .where(OAuth2AuthorizationCode.auth_time < int(time.time()) - lifetime)
+            .execution_options(synchronize_session=False)
+        )
         data = request.payload.data
         db.session.add(
             OAuth2AuthorizationCode(

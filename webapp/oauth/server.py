@@ -8,7 +8,7 @@ apps (tests build many) can share it.
 from __future__ import annotations
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749.errors import InvalidScopeError
+from authlib.oauth2.rfc6749.errors import InvalidScopeError, UnsupportedResponseTypeError
 from flask import Flask, current_app, request, url_for
 
 from webapp.models import OAuth2Client, User
@@ -61,6 +61,15 @@ class Server(AuthorizationServer):
     def load_config(self, config) -> None:
         self.register_token_generator("default", generate_token)
         self.scopes_supported = list(SUPPORTED_SCOPES)
+
+    def get_authorization_grant(self, request):
+        """authlib quotes an unknown response_type into its error description, and a
+        double quote there makes its error constructor raise ValueError (a 500)."""
+        try:
+            return super().get_authorization_grant(request)
+        except ValueError:
+            raise UnsupportedResponseTypeError(
+                None, description="The response type is not supported.") from None
 
 
 authorization = Server(query_client=query_client, save_token=save_token)
