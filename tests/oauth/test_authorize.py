@@ -159,6 +159,20 @@ def test_unsupported_response_type_is_refused(browser, confidential):
     assert query_of(response.location)["error"] == "unsupported_response_type"
 
 
+def test_malformed_parameters_get_an_answer_not_a_server_error(browser, confidential):
+    client, _ = confidential
+
+    odd_type = browser.get(authorize_path(client.client_id, response_type='co"de'))
+    odd_client = browser.get(authorize_path('no"such\\client'))
+    odd_state = browser.get(authorize_path(client.client_id, state='a"b\\c'))
+
+    assert odd_type.status_code == 400 and "unsupported_response_type" in odd_type.get_data(
+        as_text=True)
+    assert odd_client.status_code == 400 and odd_client.location is None
+    assert odd_state.status_code == 200
+    assert code_count() == 0
+
+
 def test_client_without_the_code_grant_cannot_start_it(browser, platform):
     client, _ = make_client(platform, grant_types=("client_credentials",))
 

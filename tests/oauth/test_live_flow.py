@@ -109,6 +109,17 @@ def test_code_flow_with_pkce_refresh_introspect_revoke(live_server, live_client)
     assert second["refresh_token"] != first["refresh_token"]
     assert second["access_token"] != first["access_token"]
 
+    # The refreshed token works on the per-client API (OAuth2Session sends it as Bearer)...
+    put = session.put(f"{live_server}/api/v2/metadata/theme", json={"value": "dark"})
+    assert put.status_code == 201, put.text
+    listed = session.get(f"{live_server}/api/v2/metadata")
+    assert listed.status_code == 200
+    assert listed.json() == {"data": [{"key": "theme", "value": "dark", "expires_at": None}]}
+    # ...and the access token it replaced does not.
+    stale = requests.get(f"{live_server}/api/v2/metadata",
+                         headers={"Authorization": f"Bearer {first['access_token']}"})
+    assert stale.status_code == 401
+
     introspection = session.introspect_token(f"{live_server}/oauth/introspect",
                                              token=second["access_token"])
     assert introspection.status_code == 200
@@ -125,6 +136,7 @@ def test_code_flow_with_pkce_refresh_introspect_revoke(live_server, live_client)
     after = session.introspect_token(f"{live_server}/oauth/introspect",
                                      token=second["access_token"])
     assert after.json() == {"active": False}
+    assert session.get(f"{live_server}/api/v2/metadata").status_code == 401
     assert peek(lambda: find_refresh_token(second["refresh_token"]).refresh_token_revoked_at)
 
 

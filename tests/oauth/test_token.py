@@ -168,6 +168,31 @@ def test_code_expires_after_the_configured_lifetime(browser, confidential, app):
     assert tokens() == []
 
 
+def test_expired_codes_are_swept_when_new_ones_are_issued(browser, confidential, app):
+    client, secret = confidential
+    stale = obtain_code(browser, client.client_id)
+    db.session.execute(update(OAuth2AuthorizationCode).values(
+        auth_time=int(time.time()) - app.config["OAUTH2_AUTH_CODE_EXPIRES_IN"] - 5))
+    db.session.commit()
+
+    fresh = obtain_code(browser, client.client_id)
+
+    db.session.expire_all()
+    assert list(db.session.scalars(select(OAuth2AuthorizationCode.code))) == [hash_token(fresh)]
+    assert hash_token(stale) != hash_token(fresh)
+
+
+def test_no_refresh_token_for_clients_without_the_refresh_grant(browser, platform):
+    client, secret = make_client(platform, grant_types=("authorization_code",))
+    code = obtain_code(browser, client.client_id)
+
+    body = exchange(browser, code, client_id=client.client_id, secret=secret).get_json()
+
+    assert "refresh_token" not in body and body["access_token"]
+    (stored,) = tokens()
+    assert stored.refresh_token is None
+
+
 def test_code_just_inside_its_lifetime_still_works(browser, confidential, app):
     client, secret = confidential
     code = obtain_code(browser, client.client_id)
