@@ -203,3 +203,98 @@ def platform_target(caller: User, platform_key: str | None, username: str | None
     if target is None:
         raise UserNotFound()
     return PlatformTarget(platform=platform, user=target)
+
+
+# --- Dashboard administration: the audit log, platform management, API tokens -------------
+
+def is_admin_anywhere(user: User) -> bool:
+    """A superadmin, or a tenant admin of at least one platform."""
+    if user.is_superadmin:
+        return True
+    return db.session.scalar(
+        select(Membership.id).where(
+            Membership.user_id == user.id, Membership.role == Role.ADMIN.value
+        ).limit(1)
+    ) is not None
+
+
+def can_read_audit(user: User) -> bool:
+    """The audit log belongs to tenant admins and superadmins; support staff do not get it."""
+    return user.is_active and is_admin_anywhere(user)
+
+
+def audit_platform_ids(viewer: User) -> list[int] | None:
+    """Whose audit events the viewer may read: None means all (superadmins), else these platforms.
+
+    Events that belong to no platform (a user created by a superadmin, say) are read by
+    superadmins only.
+    """
+    if viewer.is_superadmin:
+        return None
+    return staff_platform_ids(viewer, admin_only=True)
+
+
+def admin_platform(viewer: User, platform_key: str) -> Platform:
+    """A platform whose members, clients and tokens the viewer manages.
+
+    Not staff there: not found (keys of other tenants stay hidden). Support staff know the
+    platform already, so they are told they may not: NotTenantAdmin (403).
+    """
+    platform = staff_platform(viewer, platform_key)
+    if not is_tenant_admin(viewer, platform):
+        raise NotTenantAdmin()
+    return platform
+
+
+def platform_member(platform: Platform, user_id: int) -> User:
+    """A member of the platform by id; anyone else is not found."""
+    user = db.session.get(User, user_id)
+    if user is None or not is_member(user, platform):
+        raise UserNotFound()
+    return user
+
+
+def platform_client(platform: Platform, client_pk: int) -> OAuth2Client:
+    """An OAuth client registered on this platform; any other client is not found."""
+    client = db.session.get(OAuth2Client, client_pk)
+    if client is None or client.platform_id != platform.id:
+        raise NotFound()
+    return client
+
+
+def may_change_membership(viewer: User, target: User) -> bool:
+    """Tenant admins do not change their own role or remove themselves.
+
+    So a platform cannot lose its last admin by a slip of the hand; another admin (or a
+    superadmin) does it.
+    """
+    return viewer.is_superadmin or viewer.id != target.id
+
+
+def may_issue_token_for(viewer: User, user: User) -> bool:
+    """May the viewer create (and so see) an API token acting as this user?
+
+    An API token is the user's, not the platform's: it acts on every platform the user
+    belongs to, with the user's roles there. So a tenant admin may issue one only for a
+    user whose every platform the admin administers, and never for a superadmin; else an
+    admin of one tenant could mint credentials reaching into another.
+    """
+    if viewer.is_superadmin:
+        return True
+    if user.is_superadmin:
+        return False
+    admin_ids = set(staff_platform_ids(viewer, admin_only=True))
+    user_platform_ids = set(
+        db.session.scalars(select(Membership.platform_id).where(Membership.user_id == user.id))
+    )
+    return user_platform_ids <= admin_ids
+
+
+def platform_token(platform: Platform, token_id: int):
+    """An API token of a member of the platform (it can act there); any other is not found."""
+    from webapp.models import ApiToken
+
+    token = db.session.get(ApiToken, token_id)
+    if token is None or not is_member(token.user, platform):
+        raise NotFound()
+    return token

@@ -113,7 +113,9 @@ class IssuedToken:
     key: str  # shown once, never stored
 
 
-def create_api_token(actor: audit.Actor, user: User, name: str | None = None) -> IssuedToken:
+def create_api_token(actor: audit.Actor, user: User, name: str | None = None, *,
+                     platform_id: int | None = None) -> IssuedToken:
+    """`platform_id`: the platform whose admin issued it, so its audit log shows the event."""
     key = new_token(30)
     token = ApiToken(
         user_id=user.id,
@@ -124,16 +126,16 @@ def create_api_token(actor: audit.Actor, user: User, name: str | None = None) ->
     )
     db.session.add(token)
     db.session.flush()
-    audit.record(actor, "api_token.create", target_user=user,
+    audit.record(actor, "api_token.create", target_user=user, platform_id=platform_id,
                  changes={"token": {"new": token.prefix + "…"}})
     return IssuedToken(token=token, key=key)
 
 
-def revoke_api_token(actor: audit.Actor, token: ApiToken) -> None:
+def revoke_api_token(actor: audit.Actor, token: ApiToken, *, platform_id: int | None = None) -> None:
     if token.revoked_at is not None:
         return
     token.revoked_at = utcnow()
-    audit.record(actor, "api_token.revoke", target_user=token.user,
+    audit.record(actor, "api_token.revoke", target_user=token.user, platform_id=platform_id,
                  changes={"token": {"old": token.prefix + "…"}})
 
 

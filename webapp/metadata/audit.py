@@ -78,3 +78,179 @@ def record(
     )
     db.session.add(event)
     return event
+
+
+# --- Reading the log: the dashboard's audit page and the user page's trail ---------------
+
+import json  # noqa: E402
+from collections.abc import Iterable  # noqa: E402
+
+from sqlalchemy import Select, and_, or_, select  # noqa: E402
+
+from webapp import access  # noqa: E402
+from webapp.models import ApiToken, OAuth2Client, Platform  # noqa: E402
+
+PAGE_SIZE = 50
+_MAX_VALUE_TEXT = 2000
+
+
+def _on_platforms(platform_ids: Iterable[int]):
+    """Events of these platforms: by their platform, or (when they name none) by their client's."""
+    ids = list(platform_ids)
+    clients = select(OAuth2Client.id).where(OAuth2Client.platform_id.in_(ids))
+    return or_(
+        AuditEvent.platform_id.in_(ids),
+        and_(AuditEvent.platform_id.is_(None), AuditEvent.oauth_client_id.in_(clients)),
+    )
+
+
+def events_query(
+    viewer: User,
+    *,
+    platform_ids: Iterable[int] | None = None,
+    target_user_id: int | None = None,
+    actor_user_id: int | None = None,
+) -> Select:
+    """The audit events the viewer may read, newest first, optionally narrowed.
+
+    What a viewer may read is asked of `access.audit_platform_ids`: superadmins read
+    everything, tenant admins the events of the platforms they administer (events tied to
+    no platform, such as a user created by a superadmin, stay with superadmins). The
+    narrowing arguments can only take away: `platform_ids` is intersected with that scope.
+    Paginate the result with `page_of_events`, and show it with `describe_events` and the
+    `dashboard/_audit_rows.html` partial.
+    """
+    query = select(AuditEvent)
+    scope = access.audit_platform_ids(viewer)
+    if scope is not None or platform_ids is not None:
+        allowed = set(scope) if scope is not None else None
+        if platform_ids is not None:
+            wanted = set(platform_ids)
+            allowed = wanted if allowed is None else allowed & wanted
+        query = query.where(_on_platforms(sorted(allowed)))
+    if target_user_id is not None:
+        query = query.where(AuditEvent.target_user_id == target_user_id)
+    if actor_user_id is not None:
+        query = query.where(AuditEvent.actor_user_id == actor_user_id)
+    return query.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+
+
+@dataclass(frozen=True)
+class Change:
+    """One changed key; `old`/`new` are JSON text, None where the key did not exist."""
+
+    key: str
+    old: str | None
+    new: str | None
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """An event with what the log shows beside it: platform key, client name, token prefix."""
+
+    event: AuditEvent
+    platform_key: str | None
+    client_name: str | None
+    token_prefix: str | None
+    changes: list[Change]
+
+
+@dataclass(frozen=True)
+class EventPage:
+    """One page of events; `newer` and `older` are the cursors of the neighbouring pages."""
+
+    rows: list[EventRow]
+    newer: int | None
+    older: int | None
+
+
+def _json_text(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= _MAX_VALUE_TEXT else text[: _MAX_VALUE_TEXT - 1] + "…"
+
+
+def _changes(raw: Any) -> list[Change]:
+    if not isinstance(raw, dict):
+        return [Change(key="", old=None, new=_json_text(raw))] if raw else []
+    result = []
+    for key, change in raw.items():
+        if isinstance(change, dict) and set(change) <= {"old", "new"}:
+            old = _json_text(change["old"]) if "old" in change else None
+            new = _json_text(change["new"]) if "new" in change else None
+        else:
+            old, new = None, _json_text(change)
+        result.append(Change(key=str(key), old=old, new=new))
+    return result
+
+
+def describe_events(events: list[AuditEvent]) -> list[EventRow]:
+    """The page's platforms, clients and tokens in three queries, not three per event."""
+    platform_ids = {e.platform_id for e in events if e.platform_id is not None}
+    client_ids = {e.oauth_client_id for e in events if e.oauth_client_id is not None}
+    token_ids = {e.api_token_id for e in events if e.api_token_id is not None}
+    platforms = dict(db.session.execute(
+        select(Platform.id, Platform.platform_key).where(Platform.id.in_(platform_ids))
+    ).all()) if platform_ids else {}
+    clients = {c.id: c.client_name for c in db.session.scalars(
+        select(OAuth2Client).where(OAuth2Client.id.in_(client_ids))
+    )} if client_ids else {}
+    tokens = dict(db.session.execute(
+        select(ApiToken.id, ApiToken.prefix).where(ApiToken.id.in_(token_ids))
+    ).all()) if token_ids else {}
+    return [
+        EventRow(
+            event=e,
+            platform_key=platforms.get(e.platform_id),
+            client_name=clients.get(e.oauth_client_id),
+            token_prefix=tokens.get(e.api_token_id),
+            changes=_changes(e.changes),
+        )
+        for e in events
+    ]
+
+
+def page_of_events(query: Select, *, before: int | None = None, after: int | None = None,
+                   limit: int = PAGE_SIZE) -> EventPage:
+    """A page of `events_query` by keyset on (occurred_at, id): stable as new events arrive.
+
+    `before` is the id of the last event of the page above (older events follow), `after`
+    the id of the first event of the page below (newer events); neither: the newest page.
+    """
+    def position(event_id: int | None):
+        if event_id is None:
+            return None
+        return db.session.scalar(select(AuditEvent.occurred_at).where(AuditEvent.id == event_id))
+
+    def older_than(event: tuple):
+        at, event_id = event
+        return or_(AuditEvent.occurred_at < at,
+                   and_(AuditEvent.occurred_at == at, AuditEvent.id < event_id))
+
+    def newer_than(event: tuple):
+        at, event_id = event
+        return or_(AuditEvent.occurred_at > at,
+                   and_(AuditEvent.occurred_at == at, AuditEvent.id > event_id))
+
+    def any_of(condition) -> bool:
+        probe = query.where(condition).order_by(None).with_only_columns(AuditEvent.id).limit(1)
+        return db.session.scalar(probe) is not None
+
+    after_at, before_at = position(after), position(before)
+    if after_at is not None:
+        ascending = query.where(newer_than((after_at, after))).order_by(None).order_by(
+            AuditEvent.occurred_at.asc(), AuditEvent.id.asc())
+        events = list(reversed(list(db.session.scalars(ascending.limit(limit)))))
+        if len(events) < limit:  # back at the top: show a full newest page
+            events = list(db.session.scalars(query.limit(limit)))
+    elif before_at is not None:
+        events = list(db.session.scalars(query.where(older_than((before_at, before))).limit(limit)))
+    else:
+        events = list(db.session.scalars(query.limit(limit)))
+    newer = older = None
+    if events:
+        first, last = events[0], events[-1]
+        if any_of(newer_than((first.occurred_at, first.id))):
+            newer = first.id
+        if any_of(older_than((last.occurred_at, last.id))):
+            older = last.id
+    return EventPage(rows=describe_events(events), newer=newer, older=older)
