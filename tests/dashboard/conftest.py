@@ -37,3 +37,34 @@ def login(client, user, password: str = PASSWORD):
 
 def logout(client):
     return post_form(client, "/logout")
+
+
+# --- A client whose requests do not share the test's app context --------------------------
+
+import pytest  # noqa: E402,F811
+from flask.testing import FlaskClient  # noqa: E402
+
+from webapp.extensions import db  # noqa: E402
+
+
+class IsolatedClient(FlaskClient):
+    """Each request in an app context of its own, as in production.
+
+    The `app` fixture keeps one app context open for the whole test, and Flask reuses it
+    for every request of `client`: `g` then carries Flask-Login's user and Flask-WTF's
+    token from one request to the next, which hides bugs (a user made inactive stays
+    signed in; a session cleared at login keeps its old CSRF token). Here every request
+    gets a fresh context and database session; the test's own session commits first so
+    the request sees what the test set up (and SQLite's write lock is free).
+    """
+
+    def open(self, *args, **kwargs):
+        db.session.commit()
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
+@pytest.fixture
+def web(app) -> IsolatedClient:
+    """Like `client`, but every request runs in its own app context (see IsolatedClient)."""
+    return IsolatedClient(app, app.response_class)

@@ -1,16 +1,56 @@
-"""Sign in and out (`/login`, `/logout`), shared by the dashboard and the OAuth login step."""
+"""Sign in and out (`/login`, `/logout`), shared by the dashboard and the OAuth login step.
+
+Hardening, each covered by tests/dashboard/test_auth.py:
+- Failed sign-ins are throttled per client address (Flask-Limiter, `LOGIN_RATE_LIMIT`,
+  e.g. "10 per minute"); only failures count, and the throttled answer is the 429 page.
+- A successful sign-in starts a fresh session: whatever the session held before is gone
+  and the cookie changes (no session fixation).
+- The session cookie is HttpOnly and SameSite=Lax; it is Secure when
+  `SESSION_COOKIE_SECURE` is set, and also whenever the request came over HTTPS
+  (`request.is_secure`; behind a TLS-terminating proxy set `PROXY_FIX_HOPS` so the
+  forwarded scheme is believed, or simply set `SESSION_COOKIE_SECURE=true`).
+- Signing out is a POST with a CSRF token; `?next=` is followed only to a path on this site.
+- Inactive users cannot sign in, and a session of a user made inactive stops working.
+"""
 from __future__ import annotations
 
+import functools
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    has_request_context,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, login_user, logout_user
 
-from webapp.extensions import db, limiter, login_manager
 from webapp.dashboard.forms import LoginForm
+from webapp.extensions import db, limiter, login_manager
+from webapp.hashing import hash_password, verify_password
 from webapp.models import User
 
 bp = Blueprint("auth", __name__)
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, marked Secure whenever the request came over HTTPS."""
+
+    def get_cookie_secure(self, app) -> bool:
+        configured = super().get_cookie_secure(app)
+        return configured or (has_request_context() and request.is_secure)
+
+
+@bp.record_once
+def _use_session_interface(state) -> None:
+    state.app.session_interface = SessionInterface()
 
 
 @login_manager.user_loader
@@ -20,13 +60,17 @@ def load_user(user_id: str) -> User | None:
 
 
 def safe_next(target: str | None) -> str | None:
-    """Only same-site relative paths are followed after login (no open redirects)."""
+    """Only same-site relative paths are followed after login (no open redirects).
+
+    Browsers ignore tabs and newlines in URLs and read a backslash as a slash, so
+    `/\\evil.example` or `/<TAB>/evil.example` would leave the site: such targets are refused.
+    """
     if not target:
+        return None
+    if any(ch in target for ch in "\\") or any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in target):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    if "\\" in target:
         return None
     return target
 
@@ -35,14 +79,46 @@ def _login_limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
 
 
+def _limit_disabled() -> bool:
+    # The limiter object is shared by every app built in one process (tests build several);
+    # each app's own RATELIMIT_ENABLED decides for its requests.
+    return not current_app.config.get("RATELIMIT_ENABLED", True)
+
+
+def _failed(response: Response) -> bool:
+    """Only failed attempts count against the limit; a successful sign-in redirects."""
+    return response.status_code != 302
+
+
+@functools.cache
+def _decoy_hash() -> str:
+    return hash_password("not anybody's password")
+
+
+def authenticate(username: str, password: str) -> User | None:
+    """The active user with this username and password, or None.
+
+    An unknown username costs a password check too, so timing does not tell which
+    usernames exist.
+    """
+    user = User.by_username(username)
+    if user is None:
+        verify_password(_decoy_hash(), password)
+        return None
+    if not user.check_password(password) or not user.is_active:
+        return None
+    return user
+
+
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"], key_func=lambda: request.remote_addr or "-")
+@limiter.limit(_login_limit, methods=["POST"], key_func=lambda: request.remote_addr or "-",
+               deduct_when=_failed, exempt_when=_limit_disabled)
 def login():
     form = LoginForm()
     next_url = safe_next(request.args.get("next"))
     if form.validate_on_submit():
-        user = User.by_username(form.username.data)
-        if user is not None and user.is_active and user.check_password(form.password.data):
+        user = authenticate(form.username.data, form.password.data)
+        if user is not None:
             # A fresh session on sign-in: nothing from before survives (no fixation).
             session.clear()
             login_user(user)
