@@ -33,3 +33,96 @@ class EntryForm(FlaskForm):
 class DeleteEntryForm(FlaskForm):
     key = HiddenField(validators=[DataRequired()])
     etag = HiddenField()
+
+
+# --- Platform administration, superadmin pages and the audit filter -----------------------
+# Choices are not checked by the form (validate_choice=False): the domain (webapp.accounts,
+# webapp.oauth.clients) owns the rules, so a bad role or scope gets the domain's message.
+
+from wtforms import (  # noqa: E402
+    BooleanField,
+    Form,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    widgets,
+)
+from wtforms.validators import Optional  # noqa: E402
+
+ROLE_CHOICES = [SelectChoice("member", "Member"), SelectChoice("support", "Support"),
+                SelectChoice("admin", "Admin")]
+SCOPE_CHOICES = [SelectChoice("metadata.read"), SelectChoice("metadata.write")]
+GRANT_CHOICES = [
+    SelectChoice("authorization_code", "Authorization code"),
+    SelectChoice("refresh_token", "Refresh token"),
+    SelectChoice("client_credentials", "Client credentials"),
+]
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+class ConfirmForm(FlaskForm):
+    """A button that changes something (remove, revoke, rotate): it carries the CSRF token."""
+
+
+class AddMemberForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired("Enter the username of an existing user."),
+                                                   Length(max=150)])
+    role = SelectField("Role", choices=ROLE_CHOICES, default="member", validate_choice=False)
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=ROLE_CHOICES, validate_choice=False)
+
+
+class ClientForm(FlaskForm):
+    name = StringField("Name", validators=[Length(max=200)])
+    redirect_uris = TextAreaField("Redirect URIs", description="One per line; matched exactly.")
+    scope = MultiCheckboxField("Allowed scopes", choices=SCOPE_CHOICES, validate_choice=False,
+                               default=[choice.value for choice in SCOPE_CHOICES])
+
+    def redirect_uri_list(self) -> list[str]:
+        return [line.strip() for line in (self.redirect_uris.data or "").splitlines() if line.strip()]
+
+    def scope_text(self) -> str:
+        return " ".join(self.scope.data or [])
+
+
+class RegisterClientForm(ClientForm):
+    public = BooleanField("Public client: no secret, PKCE required (browser and mobile apps)")
+    grant_types = MultiCheckboxField("Grant types", choices=GRANT_CHOICES, validate_choice=False,
+                                     default=["authorization_code", "refresh_token"])
+
+
+class CreateTokenForm(FlaskForm):
+    username = StringField("Member", validators=[DataRequired("Enter the username of a member."),
+                                                 Length(max=150)])
+    name = StringField("Label", validators=[Length(max=100)],
+                       description="What the token is for, e.g. “CRM sync”.")
+
+
+class CreatePlatformForm(FlaskForm):
+    platform_key = StringField("Platform key", validators=[DataRequired("Enter a platform key.")],
+                               description="2 to 63 lowercase letters, digits and hyphens.")
+    name = StringField("Display name", validators=[Length(max=200)])
+
+
+class CreateUserForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired("Enter a username."), Length(max=150)])
+    email = StringField("Email", validators=[Optional(), Length(max=254)])
+    password = PasswordField("Password", validators=[
+        DataRequired("Enter a password."),
+        Length(min=8, max=1024, message="Passwords are at least 8 characters."),
+    ])
+    superadmin = BooleanField("Superadmin: an admin of every platform, may create platforms and users")
+
+
+class AuditFilterForm(Form):
+    """The audit log's filters: a GET form, so no CSRF token (it changes nothing)."""
+
+    platform = SelectField("Platform", choices=[], validate_choice=False)
+    user = StringField("User", validators=[Length(max=150)])
+    actor = StringField("Actor", validators=[Length(max=150)])

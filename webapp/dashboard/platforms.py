@@ -1,11 +1,151 @@
-"""Platform administration for tenant admins: members and roles, OAuth clients, API tokens."""
-from flask import render_template
+"""Platform administration: the platform list, and for tenant admins each platform's members.
 
+OAuth clients and API tokens, the platform's other two tabs, live in platform_clients.py
+and platform_tokens.py. Every write goes through webapp.accounts / webapp.oauth.clients,
+which audit it; who may do what is asked of webapp.access.
+"""
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+from sqlalchemy.orm import contains_eager
+
+from webapp import access, accounts
 from webapp.dashboard import bp
-from webapp.dashboard.common import staff_required
+from webapp.dashboard.common import apply_errors, dashboard_actor, page_number, staff_required
+from webapp.dashboard.forms import AddMemberForm, ConfirmForm, RoleForm
+from webapp.extensions import db
+from webapp.metadata.errors import ValidationError
+from webapp.models import Membership, OAuth2Client, Platform, User
+
+PER_PAGE = 50
 
 
 @bp.route("/platforms")
 @staff_required
 def platforms():
-    return render_template("dashboard/placeholder.html", title="Platforms")
+    listing = db.paginate(access.staff_platforms_query(current_user), page=page_number(),
+                          per_page=PER_PAGE, error_out=False)
+    ids = [p.id for p in listing.items]
+    return render_template(
+        "dashboard/platform_list.html",
+        listing=listing,
+        members=_count_by_platform(Membership.platform_id, ids),
+        clients=_count_by_platform(OAuth2Client.platform_id, ids),
+        roles=_roles_of(current_user, ids),
+    )
+
+
+def _count_by_platform(column, ids: list[int]) -> dict[int, int]:
+    if not ids:
+        return {}
+    return dict(db.session.execute(
+        select(column, func.count()).where(column.in_(ids)).group_by(column)
+    ).all())
+
+
+def _roles_of(user: User, ids: list[int]) -> dict[int, str]:
+    if user.is_superadmin:
+        return {platform_id: "superadmin" for platform_id in ids}
+    return dict(db.session.execute(
+        select(Membership.platform_id, Membership.role).where(
+            Membership.user_id == user.id, Membership.platform_id.in_(ids)
+        )
+    ).all())
+
+
+def members_page(platform: Platform, add_form: AddMemberForm | None = None,
+                 row_errors: dict[int, list[str]] | None = None, status: int = 200):
+    listing = db.paginate(
+        select(Membership)
+        .join(Membership.user)
+        .options(contains_eager(Membership.user))
+        .where(Membership.platform_id == platform.id)
+        .order_by(func.lower(User.username), User.id),
+        page=page_number(), per_page=PER_PAGE, error_out=False,
+    )
+    html = render_template(
+        "dashboard/platform_members.html",
+        platform=platform,
+        tab="members",
+        listing=listing,
+        add_form=add_form or AddMemberForm(),
+        confirm_form=ConfirmForm(),
+        row_errors=row_errors or {},
+        may_change=lambda user: access.may_change_membership(current_user, user),
+    )
+    return html, status
+
+
+@bp.route("/platforms/<platform_key>")
+@staff_required
+def platform_detail(platform_key: str):
+    return members_page(access.admin_platform(current_user, platform_key))
+
+
+@bp.route("/platforms/<platform_key>/members", methods=["POST"])
+@staff_required
+def add_member(platform_key: str):
+    platform = access.admin_platform(current_user, platform_key)
+    form = AddMemberForm()
+    if form.validate_on_submit():
+        user = User.by_username(form.username.data.strip())
+        if user is None:
+            form.username.errors.append(f"No user is named “{form.username.data.strip()}”.")
+        elif access.is_member(user, platform):
+            form.username.errors.append(
+                f"{user.username} is already a member; change their role in the list below."
+            )
+        else:
+            try:
+                accounts.set_membership(dashboard_actor(), platform, user, form.role.data)
+            except ValidationError as error:
+                db.session.rollback()
+                apply_errors(form, error)
+            else:
+                db.session.commit()
+                flash(f"{user.username} is now a member of {platform.name} as {form.role.data}.",
+                      "success")
+                return redirect(url_for("dashboard.platform_detail", platform_key=platform_key))
+    return members_page(platform, add_form=form, status=400)
+
+
+@bp.route("/platforms/<platform_key>/members/<int:user_id>", methods=["POST"])
+@staff_required
+def change_role(platform_key: str, user_id: int):
+    platform = access.admin_platform(current_user, platform_key)
+    member = access.platform_member(platform, user_id)
+    form = RoleForm()
+    if not form.validate_on_submit():
+        return members_page(platform, status=400)
+    if not access.may_change_membership(current_user, member):
+        return members_page(platform, row_errors={member.id: [_SELF_MESSAGE]}, status=400)
+    try:
+        accounts.set_membership(dashboard_actor(), platform, member, form.role.data)
+    except ValidationError as error:
+        db.session.rollback()
+        return members_page(platform, row_errors={member.id: [error.message]}, status=400)
+    db.session.commit()
+    flash(f"{member.username} is now {form.role.data} on {platform.name}.", "success")
+    return redirect(url_for("dashboard.platform_detail", platform_key=platform_key))
+
+
+@bp.route("/platforms/<platform_key>/members/<int:user_id>/remove", methods=["POST"])
+@staff_required
+def remove_member(platform_key: str, user_id: int):
+    platform = access.admin_platform(current_user, platform_key)
+    member = access.platform_member(platform, user_id)
+    if not ConfirmForm().validate_on_submit():
+        return members_page(platform, status=400)
+    if not access.may_change_membership(current_user, member):
+        return members_page(platform, row_errors={member.id: [_SELF_MESSAGE]}, status=400)
+    accounts.remove_membership(dashboard_actor(), platform, member)
+    db.session.commit()
+    flash(f"{member.username} is no longer a member of {platform.name}.", "success")
+    return redirect(url_for("dashboard.platform_detail", platform_key=platform_key))
+
+
+_SELF_MESSAGE = "You cannot change your own membership; ask another admin of this platform."
+
+from webapp.dashboard import platform_clients, platform_tokens  # noqa: E402,F401

@@ -1,0 +1,81 @@
+"""API tokens of a platform's members, for its tenant admins: create (shown once) and revoke.
+
+A token belongs to a user and acts on every platform the user belongs to, so the list
+shows every token of the platform's members (each can reach this platform), and a token
+is issued only for a user the admin fully administers (access.may_issue_token_for).
+"""
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from webapp import access, accounts
+from webapp.dashboard import bp
+from webapp.dashboard.common import dashboard_actor, page_number, staff_required
+from webapp.dashboard.forms import ConfirmForm, CreateTokenForm
+from webapp.extensions import db
+from webapp.models import ApiToken, Membership, Platform
+
+PER_PAGE = 50
+
+
+def tokens_page(platform: Platform, form: CreateTokenForm | None = None, status: int = 200):
+    listing = db.paginate(
+        select(ApiToken)
+        .join(Membership, Membership.user_id == ApiToken.user_id)
+        .where(Membership.platform_id == platform.id)
+        .options(joinedload(ApiToken.user))
+        .order_by(ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc(), ApiToken.id.desc()),
+        page=page_number(), per_page=PER_PAGE, error_out=False,
+    )
+    html = render_template("dashboard/platform_tokens.html", platform=platform, tab="tokens",
+                           listing=listing, form=form or CreateTokenForm(),
+                           confirm_form=ConfirmForm())
+    return html, status
+
+
+@bp.route("/platforms/<platform_key>/tokens")
+@staff_required
+def platform_tokens(platform_key: str):
+    return tokens_page(access.admin_platform(current_user, platform_key))
+
+
+@bp.route("/platforms/<platform_key>/tokens", methods=["POST"])
+@staff_required
+def create_token(platform_key: str):
+    platform = access.admin_platform(current_user, platform_key)
+    form = CreateTokenForm()
+    if form.validate_on_submit():
+        username = form.username.data.strip()
+        user = access.member_of(platform, username)
+        if user is None:
+            form.username.errors.append(f"{platform.name} has no member named “{username}”.")
+        elif not user.is_active:
+            form.username.errors.append(f"{user.username} is inactive; their tokens would not work.")
+        elif not access.may_issue_token_for(current_user, user):
+            form.username.errors.append(
+                f"{user.username} also belongs to platforms you do not administer, and a token "
+                "acts on all of them: ask a superadmin to issue it."
+            )
+        else:
+            issued = accounts.create_api_token(dashboard_actor(), user, form.name.data,
+                                               platform_id=platform.id)
+            db.session.commit()
+            html = render_template("dashboard/platform_secret.html", platform=platform,
+                                   tab="tokens", token=issued.token, key=issued.key)
+            return html, 200, {"Cache-Control": "no-store", "Pragma": "no-cache"}
+    return tokens_page(platform, form=form, status=400)
+
+
+@bp.route("/platforms/<platform_key>/tokens/<int:token_id>/revoke", methods=["POST"])
+@staff_required
+def revoke_token(platform_key: str, token_id: int):
+    platform = access.admin_platform(current_user, platform_key)
+    token = access.platform_token(platform, token_id)
+    if ConfirmForm().validate_on_submit():
+        accounts.revoke_api_token(dashboard_actor(), token, platform_id=platform.id)
+        db.session.commit()
+        flash(f"Token {token.prefix}… of {token.user.username} is revoked.", "success")
+    return redirect(url_for("dashboard.platform_tokens", platform_key=platform_key))
