@@ -1,11 +1,67 @@
-"""/admin/audit: the audit log, filtered by platform, user and actor."""
-from flask import render_template
+"""/admin/audit: the audit log, newest first, filtered by platform, user and actor.
 
+Tenant admins read the events of the platforms they administer, superadmins all of them;
+support staff do not get the log (403). The query and its keyset pagination live in
+webapp.metadata.audit, so the user page shows a user's trail the same way.
+"""
+from __future__ import annotations
+
+from flask import render_template, request
+from flask_login import current_user
+from wtforms import SelectChoice
+
+from webapp import access
 from webapp.dashboard import bp
-from webapp.dashboard.common import staff_required
+from webapp.dashboard.common import admin_required
+from webapp.dashboard.forms import AuditFilterForm
+from webapp.extensions import db
+from webapp.metadata import audit
+from webapp.models import User
+
+
+def _cursor(name: str) -> int | None:
+    raw = request.args.get(name, "")
+    return int(raw) if raw.isdigit() else None
+
+
+def _user_named(field) -> User | None:
+    """The user a filter names; an unknown name is a field error (and an empty result)."""
+    username = (field.data or "").strip()
+    if not username:
+        return None
+    user = User.by_username(username)
+    if user is None:
+        field.errors = [f"No user is named “{username}”."]
+    return user
 
 
 @bp.route("/audit")
-@staff_required
+@admin_required
 def audit_log():
-    return render_template("dashboard/placeholder.html", title="Audit log")
+    form = AuditFilterForm(request.args)
+    platforms = list(db.session.scalars(access.staff_platforms_query(current_user, admin_only=True)))
+    form.platform.choices = [SelectChoice("", "All platforms")] + [
+        SelectChoice(p.platform_key, f"{p.name} ({p.platform_key})") for p in platforms
+    ]
+    platform = None
+    if form.platform.data:
+        platform = access.staff_platform(current_user, form.platform.data, admin_only=True)
+    target, actor = _user_named(form.user), _user_named(form.actor)
+    if form.user.errors or form.actor.errors:
+        page = audit.EventPage(rows=[], newer=None, older=None)
+    else:
+        query = audit.events_query(
+            current_user,
+            platform_ids=[platform.id] if platform is not None else None,
+            target_user_id=target.id if target is not None else None,
+            actor_user_id=actor.id if actor is not None else None,
+        )
+        page = audit.page_of_events(query, before=_cursor("before"), after=_cursor("after"))
+    filters = {
+        "platform": platform.platform_key if platform is not None else None,
+        "user": (form.user.data or "").strip() or None,
+        "actor": (form.actor.data or "").strip() or None,
+    }
+    return render_template("dashboard/audit.html", form=form, page=page, filters=filters,
+                           filtered=any(filters.values()),
+                           paged=bool(request.args.get("before") or request.args.get("after")))
