@@ -1,0 +1,215 @@
+"""Benchmark: the dashboard's user search among 100,000 users.
+
+Fills a throw-away database (PostgreSQL when DATABASE_URL names a server, else SQLite) with
+users spread over a few platforms, then times the very query the search page runs
+(`webapp.dashboard.users.search`: the count and the first page) for typical searches —
+prefix, substring, email, a rare string, with the platform filter and as a tenant admin —
+first with the indexes of migration 0002 and then without them, so the figures show what
+the indexes buy. On PostgreSQL it also prints the plan of one search.
+
+    python -m bench search [--users 100000] [--repeat 5]
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+
+FIRST = ("anna", "bruno", "carla", "daniel", "emma", "felix", "greta", "hugo", "ines", "jonas",
+         "karin", "lukas", "maria", "niklas", "olga", "paul", "quentin", "rosa", "stefan",
+         "tanja", "ulrich", "vera", "walter", "xenia", "yusuf", "zoe", "margaret", "oliver",
+         "amir", "bianca", "chen", "dmitri", "elif", "fatima", "giulia", "hana", "ivan", "jade",
+         "kofi", "lena", "mateo", "nora", "omar", "priya", "ravi", "sofia", "tomas", "wei")
+# Last names are built from syllables, so they vary as real ones do (a few fixed names
+# would make every trigram common and mislead the planner and the figures alike).
+SYLLABLES = ("ka", "mo", "ri", "san", "to", "vel", "ber", "lin", "dor", "wa", "ski", "son",
+             "ne", "ga", "hu", "mar", "ti", "zo", "fen", "ola", "rup", "es", "qui", "bo", "den",
+             "ya", "lo", "stra", "chi", "pe")
+DOMAINS = ("example.com", "example.org", "mail.test", "corp.test", "acme.test")
+
+# (label, query, platform key or None, viewer: "superadmin" or "tenant-admin"); {first},
+# {last} and {one} are taken from one user of the generated data.
+SEARCHES = (
+    ("prefix of a username", "{first4}", None, "superadmin"),
+    ("prefix, one user", "{one}", None, "superadmin"),
+    ("substring of a username", "{last}", None, "superadmin"),
+    ("part of an email", "{email_part}", None, "superadmin"),
+    ("email domain (many hits)", "@corp.test", None, "superadmin"),
+    ("rare string (no hit)", "qxzq", None, "superadmin"),
+    ("substring, platform filter", "{last}", "big", "superadmin"),
+    ("substring, as tenant admin", "{last}", None, "tenant-admin"),
+    ("prefix, tenant admin, filter", "{first4}", "small", "tenant-admin"),
+    ("no query: first page of a platform", "", "big", "tenant-admin"),
+)
+
+
+def _last_name(rng: random.Random) -> str:
+    return "".join(rng.choice(SYLLABLES) for _ in range(rng.choice((2, 3, 3, 4))))
+
+
+def fill(app, users: int) -> dict[str, str]:
+    """`users` users on three platforms (big 70%, medium 25%, small 5%, some on two).
+
+    Returns the parts of one user's name and email the searches look for.
+    """
+    from sqlalchemy import insert
+
+    from webapp.extensions import db
+    from webapp.models import Membership, Platform, User
+    from webapp.timeutil import utcnow
+
+    rng = random.Random(42)
+    now = utcnow()
+    with app.app_context():
+        platforms = {key: Platform(platform_key=key, name=key.title())
+                     for key in ("big", "medium", "small")}
+        db.session.add_all(platforms.values())
+        admin = User(username="bench-admin", is_superadmin=False)
+        root = User(username="bench-root", is_superadmin=True)
+        db.session.add_all([admin, root])
+        db.session.flush()
+        db.session.add_all([
+            Membership(user_id=admin.id, platform_id=platforms["big"].id, role="admin"),
+            Membership(user_id=admin.id, platform_id=platforms["small"].id, role="admin"),
+        ])
+        db.session.commit()
+        ids = {key: p.id for key, p in platforms.items()}
+        first_id = db.session.scalar(db.select(db.func.max(User.id))) + 1
+        batch = 10_000
+        for start in range(0, users, batch):
+            rows, members = [], []
+            for offset in range(start, min(start + batch, users)):
+                first, last = rng.choice(FIRST), _last_name(rng)
+                rows.append({
+                    "id": first_id + offset,
+                    "username": f"{first}.{last}{offset}",
+                    "email": f"{first}.{last}.{offset}@{rng.choice(DOMAINS)}"
+                    if rng.random() < 0.9 else None,
+                    "is_active": True, "is_superadmin": False, "created_at": now,
+                })
+                roll = rng.random()
+                home = "big" if roll < 0.7 else "medium" if roll < 0.95 else "small"
+                members.append({"user_id": first_id + offset, "platform_id": ids[home],
+                                "role": "member", "created_at": now})
+                if rng.random() < 0.05 and home != "small":
+                    members.append({"user_id": first_id + offset, "platform_id": ids["small"],
+                                    "role": "member", "created_at": now})
+            db.session.execute(insert(User), rows)
+            db.session.execute(insert(Membership), members)
+            db.session.commit()
+        db.session.execute(db.text("ANALYZE"))
+        db.session.commit()
+        sample = db.session.get(User, first_id + users // 2)
+        first, rest = sample.username.split(".", 1)
+        last = rest.rstrip("0123456789")
+        return {"one": sample.username, "first4": first[:4], "last": last[1:6],
+                "email_part": f"{first[-2:]}.{last[:4]}"}
+
+
+def run_searches(app, repeat: int, sample: dict[str, str]) -> dict[str, tuple[float, int]]:
+    """Median milliseconds of count + first page for each search, and its total hits."""
+    from webapp.dashboard.users import search
+    from webapp.extensions import db
+    from webapp.models import Platform, User
+
+    results = {}
+    with app.app_context():
+        viewers = {"superadmin": User.by_username("bench-root"),
+                   "tenant-admin": User.by_username("bench-admin")}
+        for label, q, platform_key, viewer in SEARCHES:
+            platform = Platform.by_key(platform_key) if platform_key else None
+            timings, total = [], 0
+            for _ in range(repeat + 1):  # the first run warms caches and is not counted
+                db.session.expire_all()
+                started = time.perf_counter()
+                page = search(viewers[viewer], q.format(**sample), platform, 1)
+                timings.append((time.perf_counter() - started) * 1000)
+                total = page.total
+            results[label] = (statistics.median(timings[1:]), total)
+            db.session.rollback()
+    return results
+
+
+def explain(app, q: str) -> str:
+    from webapp.dashboard.users import search_statement
+    from webapp.extensions import db
+
+    with app.app_context():
+        statement = search_statement(q, None).limit(25)
+        compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
+        sql = str(compiled)  # psycopg reads the doubled %% of the LIKE patterns as %
+        with db.engine.connect() as conn:
+            rows = conn.exec_driver_sql(f"EXPLAIN ANALYZE {sql}")
+            return "\n".join("    " + row[0] for row in rows)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench search",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args(argv)
+
+    from flask_migrate import downgrade, upgrade
+
+    from bench.purge import BenchDatabase
+    from webapp import create_app
+    from webapp.extensions import db
+
+    database = BenchDatabase()
+    apps = []
+
+    def make(**engine_options):
+        config = {"SQLALCHEMY_DATABASE_URI": database.uri, "SECRET_KEY": "bench",
+                  "RATELIMIT_ENABLED": False}
+        if engine_options:
+            config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options
+        apps.append(create_app(config))
+        return apps[-1]
+
+    try:
+        app = make()
+        postgres = database.uri.startswith("postgresql")
+        with app.app_context():
+            upgrade()
+        print(f"{database.label}: creating {args.users:,} users ...", flush=True)
+        started = time.perf_counter()
+        sample = fill(app, args.users)
+        print(f"  filled in {time.perf_counter() - started:.1f} s", flush=True)
+
+        columns = {"with indexes": run_searches(app, args.repeat, sample)}
+        if postgres:
+            # PostgreSQL's default random_page_cost (4) prices random reads as on spinning
+            # disks and so often prefers a sequential scan; 1.1 is the usual SSD setting.
+            ssd = make(connect_args={"options": "-c random_page_cost=1.1"})
+            columns["indexes, SSD costs"] = run_searches(ssd, args.repeat, sample)
+            plans = {name: explain(a, sample["last"]) for name, a in
+                     (("default costs", app), ("random_page_cost=1.1", ssd))}
+        with app.app_context():
+            downgrade(revision="0001")  # drops the search indexes of 0002
+            db.session.execute(db.text("ANALYZE"))
+            db.session.commit()
+        columns["without indexes"] = run_searches(app, args.repeat, sample)
+        with app.app_context():
+            upgrade()
+
+        width = max(len(label) for label, *_ in SEARCHES)
+        print(f"\n  Median of {args.repeat} runs of what the page runs (count + first page of 25):")
+        print(f"  {'search':<{width}}  {'query':<14} {'hits':>7}"
+              + "".join(f"  {name:>19}" for name in columns))
+        for label, q, *_ in SEARCHES:
+            hits = columns["with indexes"][label][1]
+            shown = repr(q.format(**sample))[:14]
+            print(f"  {label:<{width}}  {shown:<14} {hits:>7,}"
+                  + "".join(f"  {columns[name][label][0]:>16.1f} ms" for name in columns))
+        if postgres:
+            for name, plan in plans.items():
+                print(f"\n  Plan of the substring search {sample['last']!r} ({name}):")
+                print(plan)
+        return 0
+    finally:
+        for app in apps:
+            with app.app_context():
+                db.engine.dispose()
+        database.drop()
