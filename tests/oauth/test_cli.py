@@ -158,3 +158,15 @@ def test_issue_token_refusals_are_one_line_and_mint_nothing(runner, platform, al
     assert len(result.output.strip().splitlines()) == 1, result.output
     assert message in result.output
     assert token_count() == 0
+
+
+def test_client_ids_never_look_like_options(monkeypatch):
+    """A client id starting with "-" could not be passed to `clients issue-token`."""
+    from webapp.oauth import clients as oauth_clients
+
+    minted = iter(["-Gdash", "-another", "plainId"])
+    monkeypatch.setattr(oauth_clients, "new_token", lambda nbytes=32: next(minted))
+
+    client = oauth_clients._new_client_id()
+
+    assert client == "plainId"

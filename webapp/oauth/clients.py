@@ -51,6 +51,15 @@ def _check_settings(name: str, redirect_uris: list[str], scope: str, grant_types
         raise ValidationError(errors)
 
 
+def _new_client_id() -> str:
+    """A random id that never starts with "-", which a command line would take for an option
+    (`flask clients issue-token -G...` fails)."""
+    while True:
+        client_id = new_token(18)
+        if not client_id.startswith("-"):
+            return client_id
+
+
 def register_client(
     actor: audit.Actor,
     platform: Platform,
@@ -65,7 +74,7 @@ def register_client(
     _check_settings(name, redirect_uris, scope, grant_types, public)
     secret = None if public else new_token(32)
     client = OAuth2Client(
-        client_id=new_token(18),
+        client_id=_new_client_id(),
         client_secret=hash_token(secret) if secret else None,
         client_id_issued_at=int(time.time()),
         platform_id=platform.id,
