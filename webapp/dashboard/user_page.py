@@ -17,19 +17,17 @@ from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import select
 
 from webapp import access
 from webapp.dashboard import bp
 from webapp.dashboard import display  # noqa: F401  (template filters)
-from webapp.dashboard.common import staff_required
+from webapp.dashboard.common import dashboard_actor, staff_required
 from webapp.dashboard.forms import DeleteEntryForm, DocumentForm, EntryForm
 from webapp.extensions import db
-from webapp.metadata import per_client, platform as platform_docs
-from webapp.metadata.audit import Actor
+from webapp.metadata import audit, per_client, platform as platform_docs
 from webapp.metadata.errors import NotFound, PreconditionFailed, ValidationError
-from webapp.models import ApiToken, AuditEvent, OAuth2Client, Platform, User
+from webapp.models import OAuth2Client, Platform, User
 
 TRAIL_LIMIT = 50
 
@@ -91,27 +89,8 @@ def audit_trail(user: User, platform_ids: list[int] | None, limit: int = TRAIL_L
 
     Events without a platform (account creation, API tokens) are shown to superadmins only.
     """
-    token = aliased(ApiToken)
-    client = aliased(OAuth2Client)
-    where = [AuditEvent.target_user_id == user.id]
-    if platform_ids is not None:
-        client_platform = select(OAuth2Client.id).where(OAuth2Client.platform_id.in_(platform_ids))
-        where.append(
-            or_(
-                AuditEvent.platform_id.in_(platform_ids),
-                AuditEvent.oauth_client_id.in_(client_platform),
-            )
-        )
-    statement = (
-        select(AuditEvent, Platform, client, token)
-        .outerjoin(Platform, Platform.id == AuditEvent.platform_id)
-        .outerjoin(client, client.id == AuditEvent.oauth_client_id)
-        .outerjoin(token, token.id == AuditEvent.api_token_id)
-        .where(*where)
-        .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
-        .limit(limit)
-    )
-    return list(db.session.execute(statement))
+    query = audit.user_trail_query(user.id, platform_ids).limit(limit)
+    return audit.describe_events(list(db.session.scalars(query)))
 
 
 def render_user_page(
@@ -173,10 +152,6 @@ def render_user_page(
     )
 
 
-def _actor() -> Actor:
-    return Actor(via="dashboard", user=current_user._get_current_object())
-
-
 def _target(user_id: int) -> User:
     try:
         return access.visible_user(current_user, user_id)
@@ -220,7 +195,7 @@ def save_document(user_id: int, platform_key: str):
         return refuse(str(error))
     try:
         saved = platform_docs.replace_document(
-            _actor(), user, platform, document, if_match=loaded_etag
+            dashboard_actor(), user, platform, document, if_match=loaded_etag
         )
     except PreconditionFailed:
         current = platform_docs.get_document(user, platform)
@@ -287,7 +262,7 @@ def save_entry(user_id: int, client_pk: int):
     fields = {"value": state.value, "expires_at": state.expires_at or None}
     try:
         entry, created = per_client.put_entry(
-            _actor(), user, client, state.key, fields,
+            dashboard_actor(), user, client, state.key, fields,
             if_match=state.etag or None,
             if_none_match=None if state.etag else "*",
         )
@@ -320,7 +295,7 @@ def delete_entry(user_id: int, client_pk: int):
         abort(400)
     key = form.key.data
     try:
-        per_client.delete_entry(_actor(), user, client, key, if_match=form.etag.data or None)
+        per_client.delete_entry(dashboard_actor(), user, client, key, if_match=form.etag.data or None)
     except NotFound:
         db.session.rollback()
         flash(f"“{key}” was already gone.", "info")

@@ -135,6 +135,19 @@ def events_query(
     return query.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
 
 
+def user_trail_query(target_user_id: int, platform_ids: Iterable[int] | None) -> Select:
+    """One user's events on these platforms (None: everywhere), newest first.
+
+    The user page's trail: staff, support included, see what happened to a user on the
+    platforms they work on, whereas the audit log (`events_query`) is for tenant admins
+    only. The caller passes the viewer's staff platforms (access.staff_platform_ids).
+    """
+    query = select(AuditEvent).where(AuditEvent.target_user_id == target_user_id)
+    if platform_ids is not None:
+        query = query.where(_on_platforms(platform_ids))
+    return query.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+
+
 @dataclass(frozen=True)
 class Change:
     """One changed key; `old`/`new` are JSON text, None where the key did not exist."""
