@@ -15,7 +15,7 @@ well_known_bp = Blueprint("oauth_well_known", __name__)
 
 
 @bp.route("/authorize", methods=["GET", "POST"])
-def authorize():
+def authorize() -> Response:
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login", next=request.full_path))
     user = current_user._get_current_object()
@@ -32,22 +32,22 @@ def authorize():
 
 
 @bp.route("/token", methods=["POST"])
-def token():
+def token() -> Response:
     return _finish(authorization.create_token_response())
 
 
 @bp.route("/revoke", methods=["POST"])
-def revoke():
+def revoke() -> Response:
     return _finish(authorization.create_endpoint_response("revocation"))
 
 
 @bp.route("/introspect", methods=["POST"])
-def introspect():
+def introspect() -> Response:
     return _finish(authorization.create_endpoint_response("introspection"))
 
 
 @well_known_bp.route("/.well-known/oauth-authorization-server")
-def metadata():
+def metadata() -> Response:
     return jsonify(server_metadata())
 
 
