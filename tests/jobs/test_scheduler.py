@@ -105,7 +105,7 @@ def test_second_scheduler_process_idles_until_the_first_dies(app, fast_app, redi
     first.wait()
     wait_until(lambda: redis.get(lock) not in (None, first_name), timeout=10,
                message="the second scheduler to take over")
-    assert "is the leader" in second.log.read_text()
+    wait_until(lambda: "is the leader" in second.log.read_text(), message="the takeover log line")
     # The new leader found the purge still queued: no duplicate.
     assert queued_ids(fast_app, redis) == [purge_job_id(fast_app)]
 
