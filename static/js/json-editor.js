@@ -70,6 +70,13 @@
     var maxBytes = parseInt(textarea.getAttribute("data-max-bytes"), 10) || 0;
     var maxDepth = parseInt(textarea.getAttribute("data-max-depth"), 10) || 0;
 
+    // The live verdict under the editor; the linter reports into it from its first run,
+    // which happens while the editor is being built.
+    var status = document.createElement("p");
+    status.className = "json-status small";
+    status.setAttribute("aria-live", "polite");
+    var dirty = false;
+
     var editor = CodeMirror.fromTextArea(textarea, {
       mode: { name: "javascript", json: true },
       lineNumbers: true,
@@ -92,12 +99,8 @@
       extraKeys: { "Ctrl-S": submit, "Cmd-S": submit }
     });
     editor.getWrapperElement().setAttribute("data-json-editor-for", textarea.id);
-    var status = document.createElement("p");
-    status.className = "json-status small";
-    status.setAttribute("aria-live", "polite");
     editor.getWrapperElement().insertAdjacentElement("afterend", status);
 
-    var dirty = false;
     editor.on("change", function () { dirty = true; });
 
     function showStatus(problems) {

@@ -30,12 +30,12 @@ def utc_human(value: datetime | None) -> str:
 
 @bp.app_template_filter("datetime_local")
 def datetime_local(value: datetime | None) -> str:
-    """The value of an `<input type=datetime-local>` holding a UTC time."""
+    """The value of an `<input type=datetime-local step=1>` holding a UTC time, to the second."""
     if value is None:
         return ""
     if value.tzinfo is not None:
         value = value.astimezone(timezone.utc).replace(tzinfo=None)
-    return value.strftime("%Y-%m-%dT%H:%M")
+    return value.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 @bp.app_template_filter("pretty_json")
