@@ -32,9 +32,18 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
-def redis(redis_url):
+def redis(redis_url, test_config):
     connection = Redis.from_url(redis_url)
     yield connection
+    # RQ's shared registries name our schedulers, cron jobs and workers as members.
+    prefix = test_config["RQ_QUEUE_PREFIX"].encode()
+    for registry in ("rq:cron_jobs", "rq:cron_schedulers"):
+        ours = [m for m in connection.zrange(registry, 0, -1) if prefix in m]
+        if ours:
+            connection.zrem(registry, *ours)
+    ours = [m for m in connection.smembers("rq:workers") if prefix in m]
+    if ours:
+        connection.srem("rq:workers", *ours)
     connection.close()
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from tests.jobs.conftest import (db_now, expired_count, future, past, remaining_
 from webapp.extensions import db
 from webapp.jobs.purge import ABANDONED, last_run, purge_expired
 from webapp.models.jobs import PurgeRun
+from webapp.models.metadata import ClientMetadataEntry
 from webapp.timeutil import utcnow
 
 
@@ -157,3 +159,31 @@ def test_killed_purge_loses_nothing_and_the_next_run_finishes(app, add_entries, 
     old, new = runs()
     assert (old.outcome, old.error) == ("failed", ABANDONED) and old.finished_at is not None
     assert new.outcome == "succeeded"
+
+
+def test_an_entry_renewed_while_the_purge_runs_survives(app, add_entries):
+    """The expiry test is made by the DELETE itself: a renewal committed (or still holding
+    the row) when the purge reaches it keeps the entry, whatever was expired before."""
+    others = add_entries(5, past())
+    (renewed,) = add_entries(1, past(), prefix="renewed")
+    engine = db.engine
+    holding = threading.Event()
+
+    def renew():
+        with engine.connect() as conn:
+            transaction = conn.begin()
+            conn.execute(update(ClientMetadataEntry).where(ClientMetadataEntry.id == renewed)
+                         .values(expires_at=utcnow() + timedelta(hours=1)))
+            holding.set()
+            time.sleep(0.5)  # the purge starts meanwhile: it waits (SQLite) or skips (PostgreSQL)
+            transaction.commit()
+
+    renewer = threading.Thread(target=renew)
+    renewer.start()
+    assert holding.wait(10)
+    result = purge_expired(trigger="test")
+    renewer.join()
+
+    assert result.deleted == 5
+    assert remaining_ids() == {renewed}
+    assert not set(others) & remaining_ids()

@@ -5,6 +5,7 @@ only an explicit enqueue (or the worker and scheduler) ever opens a connection.
 """
 from __future__ import annotations
 
+import logging
 import re
 import socket
 import time
@@ -87,7 +88,7 @@ def describe(url: str) -> str:
     return urlunsplit(parts)
 
 
-def wait_for_redis(connection: Redis, log, stop_after: float | None = None) -> bool:
+def wait_for_redis(connection: Redis, log: logging.Logger, stop_after: float | None = None) -> bool:
     """Ping until Redis answers, backing off to 30 s; logs when it is down and when it is back.
 
     Long-running processes (worker, scheduler) wait here instead of exiting, so one
