@@ -122,21 +122,11 @@ def render_user_page(
             etags = {entry.key: per_client.etag(entry) for entry in entries}
             form = entry_forms.get(client.id)
             if form is None:
-                form = EntryFormState()
-                if edit_client == str(client.id):
-                    for entry in entries:
-                        if entry.key == edit_key:
-                            form = EntryFormState(
-                                key=entry.key,
-                                value=entry.value,
-                                expires_at=display.datetime_local(entry.expires_at),
-                                etag=etags[entry.key],
-                                editing=True,
-                            )
+                editing = edit_key if edit_client == str(client.id) else None
+                form = _entry_form_for(entries, etags, editing)
             client_sections.append(ClientSection(client, entries, etags, form))
         document = documents.get(platform.id) or _document_state(user, platform)
         sections.append(PlatformSection(platform, document, client_sections))
-    memberships = {p.id for p in platforms}
     return (
         render_template(
             "dashboard/user.html",
@@ -144,12 +134,21 @@ def render_user_page(
             sections=sections,
             trail=audit_trail(user, _viewer_platform_ids()),
             trail_limit=TRAIL_LIMIT,
-            memberships=memberships,
             max_bytes=current_app.config["PLATFORM_METADATA_MAX_BYTES"],
             max_depth=current_app.config["PLATFORM_METADATA_MAX_DEPTH"],
         ),
         status,
     )
+
+
+def _entry_form_for(entries: list, etags: dict[str, str], key: str | None) -> EntryFormState:
+    """The add form, or the edit form of `key` (the page's Edit link) when it is listed."""
+    for entry in entries:
+        if key is not None and entry.key == key:
+            return EntryFormState(key=entry.key, value=entry.value,
+                                  expires_at=display.datetime_local(entry.expires_at),
+                                  etag=etags[entry.key], editing=True)
+    return EntryFormState()
 
 
 def _target(user_id: int) -> User:
