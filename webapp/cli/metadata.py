@@ -1,7 +1,7 @@
 """`flask metadata ...`"""
 import click
-from redis.exceptions import RedisError
 from flask import current_app
+from redis.exceptions import RedisError
 
 from webapp.cli.common import emit, fail, json_option
 from webapp.jobs.queue import REDIS_DOWN, describe
