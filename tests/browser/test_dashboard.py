@@ -38,8 +38,12 @@ def replace_editor_text(page: Page, platform_key: str, text: str) -> None:
 
 
 def editor_text(page: Page, platform_key: str) -> str:
-    return page.evaluate(
-        "key => document.getElementById('metadata-' + key).jsonEditor.getValue()", platform_key)
+    """The enhanced editor's text, once the page's script has built the editor."""
+    handle = page.wait_for_function(
+        "key => { const area = document.getElementById('metadata-' + key);"
+        " return area && area.jsonEditor && {text: area.jsonEditor.getValue()}; }",
+        arg=platform_key)
+    return handle.json_value()["text"]
 
 
 def platform_api(base: str, token: str, method: str = "GET", **kwargs) -> requests.Response:
