@@ -37,6 +37,10 @@ worker: $(VENV)/.installed
 scheduler: $(VENV)/.installed
 	$(PY) -m flask jobs scheduler
 
+## lint: ruff over the code and the tests
+lint: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check webapp tests bench app.py
+
 ## bench: load and scale benchmarks (by hand; not part of the test run)
 bench: $(VENV)/.installed-test
 	$(PY) -m bench

@@ -3,11 +3,11 @@ import json
 
 from sqlalchemy import inspect, text
 
+from tests.factories import make_user
 from webapp.config import database_url
 from webapp.extensions import db
 from webapp.hashing import hash_password, hash_token, verify_password
 from webapp.models import ApiToken, User
-from tests.factories import make_user
 
 
 def test_database_url_uses_psycopg3_for_plain_postgres_urls():

@@ -10,9 +10,10 @@ import requests
 from playwright.sync_api import Page, expect
 
 from tests.dashboard.conftest import Tenants
-from tests.factories import PASSWORD, bearer_token, make_api_token, make_user, add_member
+from tests.factories import PASSWORD, add_member, bearer_token, make_api_token, make_user
 from webapp.extensions import db
-from webapp.metadata import per_client, platform as platform_docs
+from webapp.metadata import per_client
+from webapp.metadata import platform as platform_docs
 from webapp.metadata.audit import Actor
 
 pytestmark = pytest.mark.browser

@@ -7,13 +7,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from tests.dashboard.conftest import login, post_form
+from tests.dashboard.world import world  # noqa: F401  (fixture)
 from webapp.extensions import db
 from webapp.metadata import audit
 from webapp.metadata.audit import Actor
 from webapp.models import ApiToken, AuditEvent
 from webapp.timeutil import utcnow
-from tests.dashboard.conftest import login, post_form
-from tests.dashboard.world import world  # noqa: F401  (fixture)
 
 XSS_SCRIPT = "<script>alert(1)</script>"
 XSS_TEXTAREA = "</textarea><img src=x onerror=alert(1)>"

@@ -6,10 +6,10 @@ from urllib.parse import quote
 
 import pytest
 
-from webapp.extensions import db, limiter
 from tests.dashboard.conftest import IsolatedClient, csrf_token, login, post_form
 from tests.dashboard.world import person
 from tests.factories import PASSWORD
+from webapp.extensions import db, limiter
 
 
 @pytest.fixture

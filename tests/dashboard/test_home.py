@@ -11,7 +11,8 @@ from sqlalchemy import event
 from tests.dashboard.conftest import login
 from tests.factories import add_member, make_client, make_client_entry, make_platform
 from webapp.extensions import db
-from webapp.metadata import per_client, platform as platform_docs
+from webapp.metadata import per_client
+from webapp.metadata import platform as platform_docs
 from webapp.metadata.audit import Actor
 from webapp.models import PurgeRun
 from webapp.timeutil import utcnow

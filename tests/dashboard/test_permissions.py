@@ -8,6 +8,7 @@ every rule that broke at once.
 from __future__ import annotations
 
 import pytest
+
 from tests.dashboard.conftest import csrf_token, login
 from tests.dashboard.world import SUPERADMIN_ACTIONS, World, actions, snapshot, world  # noqa: F401
 

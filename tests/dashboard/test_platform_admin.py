@@ -8,13 +8,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from tests.dashboard.conftest import login, post_form
+from tests.dashboard.world import SUPERADMIN_ACTIONS, actions, person, snapshot, world  # noqa: F401
+from tests.factories import add_member, make_client, make_platform
 from webapp import accounts
 from webapp.extensions import db
 from webapp.hashing import hash_token
 from webapp.models import ApiToken, AuditEvent, Membership, OAuth2Client
-from tests.dashboard.conftest import login, post_form
-from tests.dashboard.world import SUPERADMIN_ACTIONS, actions, person, snapshot, world  # noqa: F401
-from tests.factories import add_member, make_client, make_platform
 
 XSS_NAME = "</textarea><img src=x onerror=alert(1)>"
 XSS_SCRIPT = "<script>alert(1)</script>"
@@ -168,7 +168,7 @@ def test_registering_a_client_shows_its_secret_once_and_stores_only_the_hash(adm
     assert len(secret) >= 40
     assert client.client_secret == hash_token(secret)
     assert client.check_client_secret(secret)
-    for later in (f"/admin/platforms/acme/clients", f"/admin/platforms/acme/clients/{client.id}"):
+    for later in ("/admin/platforms/acme/clients", f"/admin/platforms/acme/clients/{client.id}"):
         assert secret not in text(admin.get(later))
     event = last_event("oauth_client.create")
     assert secret not in repr(event.changes)

@@ -4,10 +4,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from webapp.extensions import db
-from webapp.models import AuditEvent, Platform, User
 from tests.dashboard.conftest import login, post_form
 from tests.dashboard.world import snapshot, world  # noqa: F401  (fixture)
+from webapp.extensions import db
+from webapp.models import AuditEvent, Platform, User
 
 XSS_SCRIPT = "<script>alert(1)</script>"
 

@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from tests.dashboard.conftest import IsolatedClient, csrf_token, login, post_form
 from tests.factories import make_client_entry
 from webapp.extensions import db
-from webapp.metadata import per_client, platform as platform_docs
+from webapp.metadata import per_client
+from webapp.metadata import platform as platform_docs
 from webapp.metadata.audit import Actor
 from webapp.models import AuditEvent, ClientMetadataEntry
 from webapp.timeutil import utcnow

@@ -8,13 +8,12 @@ from __future__ import annotations
 import functools
 
 import pytest
-
 from sqlalchemy import select
 
+from tests.factories import PASSWORD, add_member, make_api_token, make_client, make_platform, make_user
 from webapp.extensions import db
 from webapp.hashing import hash_password
 from webapp.models import ApiToken, AuditEvent, Membership, OAuth2Client, Platform, User
-from tests.factories import PASSWORD, add_member, make_api_token, make_client, make_platform, make_user
 
 
 @functools.cache

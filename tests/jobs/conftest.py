@@ -146,7 +146,8 @@ def poison():
     db.session.commit()
     yield "poison"
     db.session.rollback()
-    db.session.execute(text("DROP TRIGGER purge_poison" + (" ON client_metadata" if dialect == "postgresql" else "")))
+    table = " ON client_metadata" if dialect == "postgresql" else ""
+    db.session.execute(text(f"DROP TRIGGER purge_poison{table}"))
     if dialect == "postgresql":
         db.session.execute(text("DROP FUNCTION purge_poison()"))
     db.session.commit()

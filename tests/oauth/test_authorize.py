@@ -5,19 +5,18 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import func, select
 
-from webapp.extensions import db
-from webapp.hashing import hash_token
-from webapp.models import OAuth2AuthorizationCode
 from tests.factories import make_client, make_user
 from tests.oauth.helpers import (
     REDIRECT_URI,
     authorize_path,
     csrf_token,
     decide,
-    login,
     pkce_pair,
     query_of,
 )
+from webapp.extensions import db
+from webapp.hashing import hash_token
+from webapp.models import OAuth2AuthorizationCode
 
 
 def code_count() -> int:

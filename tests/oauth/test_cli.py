@@ -6,11 +6,11 @@ import json
 import pytest
 from sqlalchemy import func, select
 
+from tests.factories import make_client, make_user
 from webapp.extensions import db
 from webapp.hashing import hash_token
 from webapp.models import AuditEvent, OAuth2Client, OAuth2Token
 from webapp.oauth.tokens import client_by_client_id, find_access_token
-from tests.factories import make_client, make_user
 
 
 @pytest.fixture

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from tests.factories import make_client
+from tests.oauth.helpers import token_request
 from webapp.extensions import db
 from webapp.hashing import hash_token
 from webapp.models import OAuth2Token
-from tests.factories import make_client
-from tests.oauth.helpers import token_request
 
 
 def stored_tokens() -> list[OAuth2Token]:

@@ -9,13 +9,13 @@ from urllib.parse import urljoin
 import pytest
 import requests
 from authlib.common.security import generate_token
-from authlib.integrations.requests_client import OAuth2Session
 from authlib.integrations.base_client import OAuthError
+from authlib.integrations.requests_client import OAuth2Session
 
-from webapp.extensions import db
-from webapp.oauth.tokens import find_access_token, find_refresh_token
 from tests.factories import PASSWORD, make_client, make_platform, make_user
 from tests.oauth.helpers import REDIRECT_URI, csrf_token, query_of
+from webapp.extensions import db
+from webapp.oauth.tokens import find_access_token, find_refresh_token
 
 SCOPE = "metadata.read metadata.write"
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 from sqlalchemy import text
 
-from webapp.extensions import db
-from webapp.hashing import hash_token
 from tests.factories import make_client
 from tests.oauth.helpers import exchange, obtain_code, refresh, token_request
+from webapp.extensions import db
+from webapp.hashing import hash_token
 
 
 def test_well_known_metadata_describes_this_server(anonymous):

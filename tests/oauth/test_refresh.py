@@ -5,12 +5,12 @@ import time
 
 from sqlalchemy import select, update
 
+from tests.factories import make_client
+from tests.oauth.helpers import exchange, obtain_code, pkce_pair, refresh
 from webapp.extensions import db
 from webapp.hashing import hash_token
 from webapp.models import OAuth2Token
 from webapp.oauth.tokens import find_access_token, find_refresh_token
-from tests.factories import make_client
-from tests.oauth.helpers import exchange, obtain_code, pkce_pair, refresh
 
 
 def first_tokens(browser, client, secret, **params) -> dict:

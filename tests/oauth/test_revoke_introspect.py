@@ -6,11 +6,11 @@ import time
 
 from sqlalchemy import update
 
+from tests.factories import bearer_token, make_client, make_user
+from tests.oauth.helpers import exchange, obtain_code, pkce_pair, refresh, token_request
 from webapp.extensions import db
 from webapp.models import OAuth2Token
 from webapp.oauth.tokens import find_access_token, find_refresh_token
-from tests.factories import bearer_token, make_client, make_user
-from tests.oauth.helpers import exchange, obtain_code, pkce_pair, refresh, token_request
 
 
 def issued(browser, client, secret) -> dict:

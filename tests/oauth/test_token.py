@@ -7,12 +7,12 @@ import time
 import pytest
 from sqlalchemy import func, select, update
 
+from tests.factories import make_client
+from tests.oauth.helpers import REDIRECT_URI, exchange, obtain_code, pkce_pair
 from webapp.extensions import db
 from webapp.hashing import hash_token
 from webapp.models import OAuth2AuthorizationCode, OAuth2Token
 from webapp.oauth.tokens import find_access_token
-from tests.factories import make_client
-from tests.oauth.helpers import REDIRECT_URI, exchange, obtain_code, pkce_pair
 
 
 def tokens() -> list[OAuth2Token]:

@@ -11,8 +11,17 @@ bp = Blueprint("dashboard", __name__, url_prefix="/admin")
 
 
 def init_app(app: Flask) -> None:
-    from webapp.dashboard import admin, audit, auth, home, platforms, users  # noqa: F401
-    from webapp.dashboard import user_page  # noqa: F401
+    from webapp.dashboard import (  # noqa: F401  (each module adds its routes to bp)
+        admin,
+        audit,
+        auth,
+        home,
+        platform_clients,
+        platform_tokens,
+        platforms,
+        user_page,
+        users,
+    )
 
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."

@@ -1,8 +1,18 @@
 """Flask-WTF forms; the field names are part of the contract (CONTRACT section 6)."""
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, Length
-from wtforms import HiddenField, TextAreaField
+from wtforms import (
+    BooleanField,
+    Form,
+    HiddenField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    widgets,
+)
+from wtforms.validators import DataRequired, Length, Optional
 
 
 class LoginForm(FlaskForm):
@@ -38,16 +48,6 @@ class DeleteEntryForm(FlaskForm):
 # --- Platform administration, superadmin pages and the audit filter -----------------------
 # Choices are not checked by the form (validate_choice=False): the domain (webapp.accounts,
 # webapp.oauth.clients) owns the rules, so a bad role or scope gets the domain's message.
-
-from wtforms import (  # noqa: E402
-    BooleanField,
-    Form,
-    SelectChoice,
-    SelectField,
-    SelectMultipleField,
-    widgets,
-)
-from wtforms.validators import Optional  # noqa: E402
 
 ROLE_CHOICES = [SelectChoice("member", "Member"), SelectChoice("support", "Support"),
                 SelectChoice("admin", "Admin")]

@@ -9,17 +9,19 @@ from flask_login import current_user
 from sqlalchemy import Select, and_, func, or_, select
 
 from webapp import access
-from webapp.dashboard import bp
-from webapp.dashboard import display  # noqa: F401  (template filters)
+from webapp.dashboard import (
+    bp,
+    display,  # noqa: F401  (template filters)
+)
 from webapp.dashboard.common import staff_required
 from webapp.extensions import db
+from webapp.jobs.purge import last_run
 from webapp.models import (
     ClientMetadataEntry,
     Membership,
     OAuth2Client,
     Platform,
     PlatformDocument,
-    PurgeRun,
 )
 from webapp.models.base import sql_utcnow
 from webapp.timeutil import utcnow
@@ -44,7 +46,7 @@ def home():
     return render_template(
         "dashboard/home.html",
         summaries=platform_summaries(platforms),
-        last_purge=last_purge_run(),
+        last_purge=last_run(),
         expiring_hours=int(EXPIRING_WITHIN.total_seconds() // 3600),
     )
 
@@ -109,14 +111,3 @@ def _viewer_roles(platform_ids: list[int]) -> dict[int, str]:
         )
     )
     return dict(rows.all())
-
-
-def last_purge_run() -> PurgeRun | None:
-    """The most recent purge run, through the jobs module's helper when it exists."""
-    try:
-        from webapp.jobs.purge import last_run
-    except ImportError:
-        last_run = None
-    if last_run is not None:
-        return last_run()
-    return db.session.scalar(select(PurgeRun).order_by(PurgeRun.started_at.desc()).limit(1))

@@ -147,5 +147,3 @@ def remove_member(platform_key: str, user_id: int):
 
 
 _SELF_MESSAGE = "You cannot change your own membership; ask another admin of this platform."
-
-from webapp.dashboard import platform_clients, platform_tokens  # noqa: E402,F401

@@ -20,12 +20,15 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from webapp import access
-from webapp.dashboard import bp
-from webapp.dashboard import display  # noqa: F401  (template filters)
+from webapp.dashboard import (
+    bp,
+    display,  # noqa: F401  (template filters)
+)
 from webapp.dashboard.common import dashboard_actor, staff_required
 from webapp.dashboard.forms import DeleteEntryForm, DocumentForm, EntryForm
 from webapp.extensions import db
-from webapp.metadata import audit, per_client, platform as platform_docs
+from webapp.metadata import audit, per_client
+from webapp.metadata import platform as platform_docs
 from webapp.metadata.errors import NotFound, PreconditionFailed, ValidationError
 from webapp.models import OAuth2Client, Platform, User
 

@@ -14,9 +14,11 @@ from flask_login import current_user
 from sqlalchemy import Select, case, exists, func, or_, select
 
 from webapp import access
-from webapp.dashboard import bp
-from webapp.dashboard import display  # noqa: F401  (template filters)
-from webapp.dashboard.common import staff_required
+from webapp.dashboard import (
+    bp,
+    display,  # noqa: F401  (template filters)
+)
+from webapp.dashboard.common import page_number, staff_required
 from webapp.extensions import db
 from webapp.metadata.errors import NotFound
 from webapp.models import Membership, Platform, User
@@ -112,13 +114,6 @@ def _memberships_of(users: list[User], platform_ids: list[int] | None) -> dict[i
     return result
 
 
-def _page_number() -> int:
-    try:
-        return int(request.args.get("page", "1"))
-    except ValueError:
-        return 1
-
-
 @bp.route("/users")
 @staff_required
 def users():
@@ -130,7 +125,7 @@ def users():
             platform = access.staff_platform(current_user, platform_key)
         except NotFound:
             abort(404)
-    result = search(current_user, q, platform, _page_number())
+    result = search(current_user, q, platform, page_number())
     platforms = list(db.session.scalars(access.staff_platforms_query(current_user)))
     return render_template(
         "dashboard/users.html",

@@ -32,7 +32,8 @@ QUEUE = "maintenance"
 JOB_NAME = "purge-expired"
 #: A run record may lag its deadline by one batch in flight and some clock skew.
 STALE_GRACE = timedelta(seconds=60)
-ABANDONED = "Abandoned: the run never finished (its process was probably killed); the next run removes what it left."
+ABANDONED = ("Abandoned: the run never finished (its process was probably killed); "
+             "the next run removes what it left.")
 _ACTIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 _entries = ClientMetadataEntry.__table__

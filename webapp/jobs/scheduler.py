@@ -19,8 +19,15 @@ from rq.cron import CronJob, CronScheduler
 from rq.exceptions import SchedulerNotFound
 
 from webapp.jobs.purge import QUEUE, enqueue_purge, purge_expired_job
-from webapp.jobs.queue import (REDIS_DOWN, describe, key, process_name, queue_name,
-                               redis_connection, wait_for_redis)
+from webapp.jobs.queue import (
+    REDIS_DOWN,
+    describe,
+    key,
+    process_name,
+    queue_name,
+    redis_connection,
+    wait_for_redis,
+)
 
 log = logging.getLogger("webapp.jobs.scheduler")
 

@@ -12,8 +12,7 @@ import time
 from flask import Flask, current_app, has_app_context
 from rq import Worker
 
-from webapp.jobs.queue import (REDIS_DOWN, all_queues, describe, process_name, redis_connection,
-                               wait_for_redis)
+from webapp.jobs.queue import REDIS_DOWN, all_queues, describe, process_name, redis_connection, wait_for_redis
 
 log = logging.getLogger("webapp.jobs.worker")
 

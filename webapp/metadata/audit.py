@@ -1,13 +1,17 @@
 """Who is acting, and the append-only record of what they changed."""
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from flask import g, has_request_context
+from sqlalchemy import Select, and_, or_, select
 
+from webapp import access
 from webapp.extensions import db
-from webapp.models import AuditEvent, User
+from webapp.models import ApiToken, AuditEvent, OAuth2Client, Platform, User
 
 # Marks "this key did not exist" in a change, distinct from a stored null.
 ABSENT = object()
@@ -81,14 +85,6 @@ def record(
 
 
 # --- Reading the log: the dashboard's audit page and the user page's trail ---------------
-
-import json  # noqa: E402
-from collections.abc import Iterable  # noqa: E402
-
-from sqlalchemy import Select, and_, or_, select  # noqa: E402
-
-from webapp import access  # noqa: E402
-from webapp.models import ApiToken, OAuth2Client, Platform  # noqa: E402
 
 PAGE_SIZE = 50
 _MAX_VALUE_TEXT = 2000
