@@ -5,7 +5,7 @@ PORT   ?= 5000
 PYTEST_ARGS ?=
 export FLASK_APP := app
 
-.PHONY: run test test-sqlite test-postgres worker scheduler bench lint browser
+.PHONY: run test worker scheduler bench lint browser
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -20,7 +20,7 @@ $(VENV)/.installed-test: requirements-test.txt $(VENV)/.installed
 ## run: install, migrate, seed demo data on first start, then web (http://127.0.0.1:$(PORT)), worker and scheduler (Procfile)
 run: $(VENV)/.installed
 	$(PY) -m flask db upgrade
-	$(PY) -m flask demo seed --if-empty
+	PORT=$(PORT) $(PY) -m flask demo seed --if-empty
 	PORT=$(PORT) $(PY) -m webapp.jobs.launcher
 
 ## test: install what the tests need and run the whole suite (DATABASE_URL/REDIS_URL pick the engines)

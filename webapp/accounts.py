@@ -53,6 +53,13 @@ def create_user(
     return user
 
 
+def set_password(actor: audit.Actor, user: User, password: str) -> None:
+    if not password:
+        raise ValidationError.single("password", "The password may not be empty.")
+    user.set_password(password)
+    audit.record(actor, "user.set_password", target_user=user)
+
+
 def create_platform(actor: audit.Actor, platform_key: str, name: str | None = None) -> Platform:
     platform_key = (platform_key or "").strip()
     if not PLATFORM_KEY_RE.match(platform_key):

@@ -2,7 +2,8 @@
 import click
 
 from webapp import accounts
-from webapp.cli.common import cli_actor, emit, json_option, transactional
+from webapp.cli.common import cli_actor, emit, fail, json_option, transactional
+from webapp.models import User
 
 group = click.Group("users", help="Manage users.")
 
@@ -24,3 +25,17 @@ def create(username, password, email, superadmin, as_json):
          "is_superadmin": user.is_superadmin},
         f"Created user {user.username}" + (" (superadmin)" if superadmin else ""),
     )
+
+
+@group.command("set-password")
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="The new password (asked for when not given).")
+@transactional
+def set_password(username, password):
+    """Set a user's password, e.g. a demo user's whose printed one was lost."""
+    user = User.by_username(username)
+    if user is None:
+        fail(f"No user {username!r}.")
+    accounts.set_password(cli_actor(), user, password)
+    click.echo(f"Password of {user.username} changed")
