@@ -1,6 +1,9 @@
 """The skeleton itself: settings, hashing, the migrated schema and the CLI basics."""
 import json
+import warnings
 
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from tests.factories import make_user
@@ -31,9 +34,35 @@ def test_schema_comes_from_migrations(app):
             "purge_runs", "alembic_version"} <= tables
 
 
+# Created by migrations only: PostgreSQL's trigram indexes have no model-level equivalent.
+MIGRATION_ONLY_INDEXES = {"ix_users_email_lower_trgm", "ix_users_username_lower_trgm"}
+
+
+def test_the_migrations_build_exactly_the_schema_the_models_describe(app):
+    with warnings.catch_warnings():
+        # SQLite cannot reflect expression indexes; both sides still hold them.
+        warnings.simplefilter("ignore")
+        with db.engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            differences = compare_metadata(context, db.metadata)
+    unexpected = [d for d in differences
+                  if not (d[0] == "remove_index" and d[1].name in MIGRATION_ONLY_INDEXES)]
+    assert unexpected == []
+
+
 def test_usernames_are_unique_case_insensitively_but_stored_as_given(app):
     make_user("Alice")
     assert User.by_username("ALICE").username == "Alice"
+
+
+def test_usernames_match_case_insensitively_beyond_ascii(app):
+    """SQLite's own lower() folds ASCII only; PostgreSQL's folds every letter. Both must."""
+    make_user("Ünal")
+    assert User.by_username("ünal").username == "Ünal"
+    assert User.by_username("ÜNAL").username == "Ünal"
+    result = app.test_cli_runner().invoke(args=["users", "create", "üNAL"])
+    assert result.exit_code != 0
+    assert db.session.scalar(text("select count(*) from users")) == 1
 
 
 def test_cli_creates_user_platform_membership_and_token(app):
@@ -50,6 +79,32 @@ def test_cli_creates_user_platform_membership_and_token(app):
     stored = db.session.scalar(db.select(ApiToken))
     assert stored.token_hash == hash_token(payload["token"])
     assert payload["token"] not in stored.token_hash
+
+
+def test_cli_token_limited_to_one_platform(app, client):
+    runner = app.test_cli_runner()
+    runner.invoke(args=["users", "create", "dana"])
+    for key in ("acme", "globex"):
+        runner.invoke(args=["platforms", "create", key])
+        runner.invoke(args=["platforms", "add-member", key, "dana"])
+    result = runner.invoke(args=["tokens", "create", "dana", "--platform", "acme", "--json"])
+    assert result.exit_code == 0, result.output
+    key = json.loads(result.output)["token"]
+
+    def get(platform_key):
+        return client.get("/api/core/users/platform-metadata/",
+                          query_string={"platform_key": platform_key},
+                          headers={"Authorization": f"Token {key}"})
+
+    assert get("acme").status_code == 200
+    assert (get("globex").status_code, get("globex").json) == (404, {"error": "Platform not found"})
+    for args in (["tokens", "create", "dana", "--platform", "nowhere"],
+                 ["tokens", "create", "nobody", "--platform", "acme"]):
+        result = runner.invoke(args=args)
+        assert result.exit_code != 0 and len(result.output.strip().splitlines()) == 1
+    runner.invoke(args=["users", "create", "erin"])
+    result = runner.invoke(args=["tokens", "create", "erin", "--platform", "acme"])
+    assert result.output.strip() == "Error: erin is not a member of acme."
 
 
 def test_cli_refuses_duplicates_and_unknown_names_with_one_line(app):

@@ -18,7 +18,7 @@ from sqlalchemy import Select, select
 
 from webapp.extensions import db
 from webapp.metadata.errors import NotFound, PermissionDenied, ValidationError
-from webapp.models import Membership, OAuth2Client, Platform, Role, User
+from webapp.models import ApiToken, Membership, OAuth2Client, Platform, Role, User
 
 STAFF_ROLES = (Role.SUPPORT.value, Role.ADMIN.value)
 
@@ -183,19 +183,27 @@ class PlatformTarget:
     user: User
 
 
-def platform_target(caller: User, platform_key: str | None, username: str | None) -> PlatformTarget:
+def platform_target(caller: User, platform_key: str | None, username: str | None, *,
+                    only_platform_id: int | None = None) -> PlatformTarget:
     """Whose document on which platform a platform-API call acts on, checked in contract order.
 
     1. `platform_key` missing; 2. no such platform, or the caller is not a member (and not
-    a superadmin); 3. `username` names someone else and the caller is no tenant admin there;
-    4. `username` names no member of the platform.
+    a superadmin), or the caller's token is limited to another platform
+    (`only_platform_id`); 3. `username` names someone else and the caller is no tenant
+    admin there; 4. `username` (or, without one, the caller) names no member of the
+    platform: a superadmin who is no member acts on members' documents, and has none there.
     """
     if not platform_key:
         raise PlatformKeyMissing()
     platform = Platform.by_key(platform_key)
-    if platform is None or not (caller.is_superadmin or is_member(caller, platform)):
+    caller_is_member = platform is not None and is_member(caller, platform)
+    if platform is None or not (caller_is_member or caller.is_superadmin):
+        raise PlatformNotFound()
+    if only_platform_id is not None and platform.id != only_platform_id:
         raise PlatformNotFound()
     if not username or username.lower() == caller.username.lower():
+        if not caller_is_member:  # a superadmin acting for others, not for self
+            raise UserNotFound()
         return PlatformTarget(platform=platform, user=caller)
     if not is_tenant_admin(caller, platform):
         raise NotTenantAdmin()
@@ -263,21 +271,23 @@ def platform_client(platform: Platform, client_pk: int) -> OAuth2Client:
 
 
 def may_change_membership(viewer: User, target: User) -> bool:
-    """Tenant admins do not change their own role or remove themselves.
+    """Tenant admins change neither their own membership nor a superadmin's.
 
-    So a platform cannot lose its last admin by a slip of the hand; another admin (or a
-    superadmin) does it.
+    So a platform cannot lose its last admin by a slip of the hand (another admin or a
+    superadmin does it), and superadmins answer only to each other.
     """
-    return viewer.is_superadmin or viewer.id != target.id
+    if viewer.is_superadmin:
+        return True
+    return viewer.id != target.id and not target.is_superadmin
 
 
-def may_issue_token_for(viewer: User, user: User) -> bool:
-    """May the viewer create (and so see) an API token acting as this user?
+def may_manage_user(viewer: User, user: User) -> bool:
+    """May the viewer take this user into a platform, or revoke credentials that act for
+    the user everywhere (API tokens made by operators)?
 
-    An API token is the user's, not the platform's: it acts on every platform the user
-    belongs to, with the user's roles there. So a tenant admin may issue one only for a
-    user whose every platform the admin administers, and never for a superadmin; else an
-    admin of one tenant could mint credentials reaching into another.
+    Only if the user belongs to no tenant the viewer does not administer and is no
+    superadmin: an admin of one tenant must not reach into another through a shared user.
+    Users on other tenants are linked by a superadmin.
     """
     if viewer.is_superadmin:
         return True
@@ -290,11 +300,40 @@ def may_issue_token_for(viewer: User, user: User) -> bool:
     return user_platform_ids <= admin_ids
 
 
-def platform_token(platform: Platform, token_id: int):
-    """An API token of a member of the platform (it can act there); any other is not found."""
-    from webapp.models import ApiToken
+def may_issue_token_for(viewer: User, user: User, platform: Platform) -> bool:
+    """May a tenant admin of the platform create an API token acting as this member there?
 
-    token = db.session.get(ApiToken, token_id)
-    if token is None or not is_member(token.user, platform):
+    Tokens made in the dashboard act on that one platform only, so the member's other
+    platforms are out of reach. Still, nobody mints credentials for a peer or a superior:
+    an admin's token is made by that admin (or a superadmin), a superadmin's by a superadmin.
+    """
+    if viewer.is_superadmin:
+        return True
+    if user.is_superadmin:
+        return False
+    return user.id == viewer.id or role_on(user, platform) != Role.ADMIN.value
+
+
+def platform_tokens_filter(platform: Platform):
+    """The API tokens that can act on the platform: those limited to it, and the unlimited
+    ones (made by operators) of its members."""
+    members = select(Membership.user_id).where(Membership.platform_id == platform.id)
+    return (ApiToken.platform_id == platform.id) | (
+        ApiToken.platform_id.is_(None) & ApiToken.user_id.in_(members)
+    )
+
+
+def platform_token(platform: Platform, token_id: int) -> ApiToken:
+    """An API token that can act on the platform (platform_tokens_filter); else not found."""
+    token = db.session.scalar(
+        select(ApiToken).where(ApiToken.id == token_id, platform_tokens_filter(platform))
+    )
+    if token is None:
         raise NotFound()
     return token
+
+
+def may_revoke_token(viewer: User, token: ApiToken, platform: Platform) -> bool:
+    """A token limited to the platform is its admins' to revoke; an unlimited one acts on the
+    user's other platforms too, so only someone who manages the user may revoke it."""
+    return token.platform_id == platform.id or may_manage_user(viewer, token.user)

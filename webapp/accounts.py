@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from webapp import access
 from webapp.extensions import db
 from webapp.hashing import hash_token, new_token
 from webapp.metadata import audit
@@ -121,11 +122,20 @@ class IssuedToken:
 
 
 def create_api_token(actor: audit.Actor, user: User, name: str | None = None, *,
-                     platform_id: int | None = None) -> IssuedToken:
-    """`platform_id`: the platform whose admin issued it, so its audit log shows the event."""
+                     platform: Platform | None = None) -> IssuedToken:
+    """A new token for the user; with `platform`, it acts on that platform only.
+
+    Tenant admins issue limited tokens (the dashboard); operators may issue either (CLI).
+    The event is recorded on that platform, so its audit log shows it.
+    """
+    if platform is not None and not access.is_member(user, platform):
+        raise ValidationError.single(
+            "platform", f"{user.username} is not a member of {platform.platform_key}."
+        )
     key = new_token(30)
     token = ApiToken(
         user_id=user.id,
+        platform_id=platform.id if platform is not None else None,
         token_hash=hash_token(key),
         prefix=key[:8],
         name=(name or "").strip() or None,
@@ -133,16 +143,19 @@ def create_api_token(actor: audit.Actor, user: User, name: str | None = None, *,
     )
     db.session.add(token)
     db.session.flush()
-    audit.record(actor, "api_token.create", target_user=user, platform_id=platform_id,
+    audit.record(actor, "api_token.create", target_user=user,
+                 platform_id=platform.id if platform is not None else None,
                  changes={"token": {"new": token.prefix + "…"}})
     return IssuedToken(token=token, key=key)
 
 
 def revoke_api_token(actor: audit.Actor, token: ApiToken, *, platform_id: int | None = None) -> None:
+    """`platform_id`: the platform whose admin revoked it (default: the token's own)."""
     if token.revoked_at is not None:
         return
     token.revoked_at = utcnow()
-    audit.record(actor, "api_token.revoke", target_user=token.user, platform_id=platform_id,
+    audit.record(actor, "api_token.revoke", target_user=token.user,
+                 platform_id=platform_id if platform_id is not None else token.platform_id,
                  changes={"token": {"old": token.prefix + "…"}})
 
 

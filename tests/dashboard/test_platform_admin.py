@@ -5,12 +5,14 @@ changed; secrets are shown once and stored hashed; stored markup is shown as tex
 """
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
-from tests.dashboard.conftest import login, post_form
+from tests.dashboard.conftest import IsolatedClient, login, post_form
 from tests.dashboard.world import SUPERADMIN_ACTIONS, actions, person, snapshot, world  # noqa: F401
-from tests.factories import add_member, make_client, make_platform
+from tests.factories import FACTORY, add_member, make_client, make_platform
 from webapp import accounts
 from webapp.extensions import db
 from webapp.hashing import hash_token
@@ -67,7 +69,7 @@ def test_adding_an_existing_user_with_a_role(admin, world):
 
 
 @pytest.mark.parametrize("username,role,message", [
-    ("ghost", "member", "No user is named “ghost”."),
+    ("ghost", "member", "No user named “ghost” can be added here."),
     ("alice", "member", "alice is already a member"),
     ("newbie", "owner", "Role must be one of: member, support, admin."),
     ("", "member", "Enter the username of an existing user."),
@@ -320,20 +322,76 @@ def test_tokens_are_only_for_members(admin, world, username, message):
     assert snapshot() == before
 
 
-def test_no_token_for_someone_who_also_belongs_to_another_tenant(admin, world):
-    """A token acts on all of its user's platforms: acme's admin may not mint one for globex."""
-    add_member(world.globex, world.carol, "admin")
+def test_users_of_other_tenants_and_superadmins_cannot_be_pulled_in(admin, world):
+    """Else acme's admin could take bob into acme and then act on him (his tokens, his
+    email) though he belongs to globex. The answer is the one for an unknown name, so it
+    does not tell which usernames exist elsewhere."""
+    before = snapshot()
+    for username in ("bob", "globex-admin", "root"):
+        response = post_form(admin, "/admin/platforms/acme/members",
+                             {"username": username, "role": "member"})
+        assert response.status_code == 400
+        assert f"No user named “{username}” can be added here." in text(response)
+    assert snapshot() == before
+
+
+def test_a_superadmin_links_users_of_several_tenants(web, world):
+    login(web, world.root)
+    response = post_form(web, "/admin/platforms/acme/members", {"username": "bob", "role": "member"})
+    assert response.status_code == 302
+    assert role_of(world.bob, world.acme) == "member"
+
+
+def test_a_tenant_admin_cannot_change_or_remove_a_superadmin_member(admin, world):
+    add_member(world.acme, world.root, "admin")
+    before = snapshot()
+    for url, data in ((f"/admin/platforms/acme/members/{world.root.id}", {"role": "member"}),
+                      (f"/admin/platforms/acme/members/{world.root.id}/remove", {})):
+        assert post_form(admin, url, data).status_code == 400
+    assert snapshot() == before
+
+
+def test_a_token_made_here_acts_on_this_platform_only(app, admin, world, client):
+    """carol is on both tenants; acme's admin may give her a token, which globex never sees."""
+    add_member(world.globex, world.carol, "member")
+    response = post_form(admin, "/admin/platforms/acme/tokens", {"username": "carol"})
+    assert response.status_code == 200
+    key = re.search(r'id="secret-value"[^>]*value="([^"]+)"', text(response)).group(1)
+    token = db.session.scalar(select(ApiToken).where(ApiToken.user_id == world.carol.id))
+    assert token.platform_id == world.acme.id
+
+    def call(platform_key):
+        return client.get("/api/core/users/platform-metadata/",
+                          query_string={"platform_key": platform_key},
+                          headers={"Authorization": f"Token {key}"})
+
+    assert call("acme").status_code == 200
+    response = call("globex")
+    assert (response.status_code, response.json) == (404, {"error": "Platform not found"})
+    add_member(world.globex, world.carol, "admin")  # what she joins later stays out of reach
+    assert call("globex").status_code == 404
+    globex_admin = IsolatedClient(app, app.response_class)
+    login(globex_admin, world.globex_admin)
+    assert "carol" not in text(globex_admin.get("/admin/platforms/globex/tokens"))
+
+
+def test_no_token_for_another_admin_or_a_superadmin(admin, world):
+    add_member(world.acme, world.carol, "admin")
     add_member(world.acme, world.root, "member")
     before = snapshot()
-    for username in ("carol", "root"):
+    for username, message in (("carol", "carol is an admin: their tokens are theirs to create."),
+                              ("root", "root is a superadmin: their tokens are theirs to create.")):
         response = post_form(admin, "/admin/platforms/acme/tokens", {"username": username})
         assert response.status_code == 400
-        assert "ask a superadmin" in text(response)
+        assert message in text(response)
     assert snapshot() == before
+    response = post_form(admin, "/admin/platforms/acme/tokens", {"username": "acme-admin"})
+    assert response.status_code == 200  # their own
 
 
 def test_a_superadmin_may_issue_a_token_for_anyone_on_the_platform(web, world):
     add_member(world.globex, world.carol, "admin")
+    add_member(world.acme, world.carol, "admin")
     login(web, world.root)
     response = post_form(web, "/admin/platforms/acme/tokens", {"username": "carol"})
     assert response.status_code == 200
@@ -356,6 +414,26 @@ def test_tokens_of_other_tenants_members_are_not_found(admin, world):
     assert post_form(admin, f"/admin/platforms/acme/tokens/{token.id}/revoke").status_code == 404
     assert snapshot() == before
     assert "bob" not in text(admin.get("/admin/platforms/acme/tokens"))
+
+
+def test_an_operators_token_of_a_member_of_two_tenants_is_listed_but_not_revoked(web, admin, world):
+    """Such a token acts on globex too: revoking it is for someone who manages carol everywhere."""
+    add_member(world.globex, world.carol, "member")
+    everywhere = accounts.create_api_token(FACTORY, world.carol, "crm sync")
+    db.session.commit()
+    token_id, prefix = everywhere.token.id, everywhere.token.prefix
+    listing = text(admin.get("/admin/platforms/acme/tokens"))
+    assert f'data-token="{token_id}"' in listing
+    assert "all of the owner" in listing
+    assert f'aria-label="Revoke token {prefix}"' not in listing
+    before = snapshot()
+
+    response = post_form(admin, f"/admin/platforms/acme/tokens/{token_id}/revoke")
+
+    assert response.status_code == 302
+    assert "ask a superadmin to revoke it" in text(admin.get(response.headers["Location"]))
+    assert snapshot() == before
+    assert accounts.authenticate_api_token(everywhere.key) is not None
 
 
 # --- CSRF ----------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """API tokens of a platform's members, for its tenant admins: create (shown once) and revoke.
 
-A token belongs to a user and acts on every platform the user belongs to, so the list
-shows every token of the platform's members (each can reach this platform), and a token
-is issued only for a user the admin fully administers (access.may_issue_token_for).
+A token made here acts on this platform only. The list shows every token that can act on
+the platform: those made here, and those an operator made for a member with the CLI, which
+act on all of the member's platforms and so are revoked here only by someone who manages
+the member everywhere (access.may_revoke_token).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from webapp.dashboard import bp
 from webapp.dashboard.common import dashboard_actor, page_number, staff_required
 from webapp.dashboard.forms import ConfirmForm, CreateTokenForm
 from webapp.extensions import db
-from webapp.models import ApiToken, Membership, Platform
+from webapp.models import ApiToken, Platform
 
 PER_PAGE = 50
 
@@ -24,15 +25,16 @@ PER_PAGE = 50
 def tokens_page(platform: Platform, form: CreateTokenForm | None = None, status: int = 200):
     listing = db.paginate(
         select(ApiToken)
-        .join(Membership, Membership.user_id == ApiToken.user_id)
-        .where(Membership.platform_id == platform.id)
+        .where(access.platform_tokens_filter(platform))
         .options(joinedload(ApiToken.user))
         .order_by(ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc(), ApiToken.id.desc()),
         page=page_number(), per_page=PER_PAGE, error_out=False,
     )
     html = render_template("dashboard/platform_tokens.html", platform=platform, tab="tokens",
                            listing=listing, form=form or CreateTokenForm(),
-                           confirm_form=ConfirmForm())
+                           confirm_form=ConfirmForm(),
+                           may_revoke=lambda token: access.may_revoke_token(current_user, token,
+                                                                            platform))
     return html, status
 
 
@@ -54,14 +56,15 @@ def create_token(platform_key: str):
             form.username.errors.append(f"{platform.name} has no member named “{username}”.")
         elif not user.is_active:
             form.username.errors.append(f"{user.username} is inactive; their tokens would not work.")
-        elif not access.may_issue_token_for(current_user, user):
+        elif not access.may_issue_token_for(current_user, user, platform):
             form.username.errors.append(
-                f"{user.username} also belongs to platforms you do not administer, and a token "
-                "acts on all of them: ask a superadmin to issue it."
+                f"{user.username} is an admin: their tokens are theirs to create."
+                if not user.is_superadmin else
+                f"{user.username} is a superadmin: their tokens are theirs to create."
             )
         else:
             issued = accounts.create_api_token(dashboard_actor(), user, form.name.data,
-                                               platform_id=platform.id)
+                                               platform=platform)
             db.session.commit()
             html = render_template("dashboard/platform_secret.html", platform=platform,
                                    tab="tokens", token=issued.token, key=issued.key)
@@ -74,7 +77,10 @@ def create_token(platform_key: str):
 def revoke_token(platform_key: str, token_id: int):
     platform = access.admin_platform(current_user, platform_key)
     token = access.platform_token(platform, token_id)
-    if ConfirmForm().validate_on_submit():
+    if not access.may_revoke_token(current_user, token, platform):
+        flash(f"Token {token.prefix}… of {token.user.username} acts on other platforms too; "
+              "ask a superadmin to revoke it.", "error")
+    elif ConfirmForm().validate_on_submit():
         accounts.revoke_api_token(dashboard_actor(), token, platform_id=platform.id)
         db.session.commit()
         flash(f"Token {token.prefix}… of {token.user.username} is revoked.", "success")

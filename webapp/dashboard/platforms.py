@@ -90,9 +90,14 @@ def add_member(platform_key: str):
     platform = access.admin_platform(current_user, platform_key)
     form = AddMemberForm()
     if form.validate_on_submit():
-        user = User.by_username(form.username.data.strip())
-        if user is None:
-            form.username.errors.append(f"No user is named “{form.username.data.strip()}”.")
+        username = form.username.data.strip()
+        user = User.by_username(username)
+        if user is None or not access.may_manage_user(current_user, user):
+            # One answer for both, so usernames of other tenants are not revealed.
+            form.username.errors.append(
+                f"No user named “{username}” can be added here. Check the name; someone who "
+                "belongs to other platforms is added by a superadmin."
+            )
         elif access.is_member(user, platform):
             form.username.errors.append(
                 f"{user.username} is already a member; change their role in the list below."

@@ -91,12 +91,19 @@ class Membership(db.Model):
 
 
 class ApiToken(db.Model):
-    """A per-user secret for `Authorization: Token <key>`; only its SHA-256 is stored."""
+    """A per-user secret for `Authorization: Token <key>`; only its SHA-256 is stored.
+
+    `platform_id` limits the token to one platform (tokens tenant admins issue); null means
+    it acts on every platform its user belongs to (tokens operators make with the CLI).
+    """
 
     __tablename__ = "api_tokens"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    platform_id: Mapped[int | None] = mapped_column(
+        ForeignKey("platforms.id", ondelete="CASCADE"), index=True
+    )
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     # The first characters of the key, to tell tokens apart in lists without revealing them.
     prefix: Mapped[str] = mapped_column(String(12))
@@ -107,6 +114,7 @@ class ApiToken(db.Model):
     revoked_at: Mapped[object | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
+    platform: Mapped[Platform | None] = relationship()
 
     @property
     def is_revoked(self) -> bool:
