@@ -73,9 +73,12 @@ def _init_request_id(app: Flask) -> None:
 
 @event.listens_for(Engine, "connect")
 def _sqlite_connect(dbapi_connection, connection_record):
-    """SQLite: WAL, foreign keys, a busy timeout, and transactions we begin ourselves."""
+    """SQLite: WAL, foreign keys, a busy timeout, transactions we begin ourselves, and a
+    `lower()` that folds every letter, as PostgreSQL's does (SQLite's folds ASCII only, so
+    `Ünal` and `ünal` would be two users)."""
     if not isinstance(dbapi_connection, sqlite3.Connection):
         return
+    dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -93,3 +96,7 @@ def _sqlite_begin(conn):
     """
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _lower(value):
+    return value.lower() if isinstance(value, str) else value

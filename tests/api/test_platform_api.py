@@ -65,6 +65,19 @@ def test_get_with_nothing_stored(me):
     assert response.headers["ETag"] == '"0"'
 
 
+def test_head_answers_as_get_and_never_writes(me, world):
+    """Flask routes HEAD to the GET view; a body sent with it must not be taken for a PUT."""
+    seed(world, {"keep": 1})
+    got = me("GET")
+    before = len(events())
+    response = me("HEAD", json={"metadata": {"replaced_by_head": True}})
+    assert response.status_code == 200
+    assert response.get_data() == b""
+    assert response.headers["ETag"] == got.headers["ETag"]
+    assert stored(world) == {"keep": 1}
+    assert len(events()) == before
+
+
 def test_get_returns_the_source_example_shape(me, world):
     seed(world, SOURCE_EXAMPLE)
     response = me("GET")
@@ -337,10 +350,11 @@ def test_delete_removes_the_document(me, world):
     assert db.session.scalar(db.select(db.func.count(PlatformDocument.id))) == 0
 
 
-def test_delete_with_nothing_stored_is_204(me):
+def test_delete_with_nothing_stored_is_204_and_still_audited(me):
     response = me("DELETE")
     assert response.status_code == 204
-    assert events("platform_metadata.delete") == []
+    assert response.get_data() == b""
+    assert [event.changes for event in events("platform_metadata.delete")] == [{}]
 
 
 def test_example_admin_gets_and_deletes_another_users_metadata(platform_api, world):
@@ -449,6 +463,21 @@ def test_size_limit_applies_to_the_merged_document_in_utf8_bytes(small_limit_api
     assert stored(world) == {"a": "x" * 80, "c": "é"}
 
 
+def test_numbers_count_at_the_size_postgresql_gives_them_back(small_limit_api, world):
+    """JSONB writes 1e30 out in full (31 digits), so it counts as that, on every engine;
+    else a document could read back past the limit and then refuse every PATCH."""
+    seed(world, {"keep": 1})
+    response = small_limit_api("PATCH", json={"metadata": {"n": 1e30, "m": 1e30, "o": 1e30}})
+    assert response.status_code == 400
+    assert response.get_json() == {"metadata": ["Metadata exceeds 100 bytes."]}
+    assert stored(world) == {"keep": 1}
+    assert small_limit_api("PATCH", json={"metadata": {"n": 1e30, "x": 0.5}}).status_code == 200
+    assert small_limit_api("PATCH", json={"metadata": {"y": 1}}).status_code == 200
+    document = stored(world)
+    assert document.keys() == {"keep", "n", "x", "y"}
+    assert float(document["n"]) == 1e30  # PostgreSQL gives back 10**30 (an int), SQLite 1e30
+
+
 def test_depth_limit(small_limit_api, world):
     seed(world, {"keep": 1})
     four = {"a": {"b": {"c": {}}}}  # four levels, counting the document itself
@@ -460,13 +489,15 @@ def test_depth_limit(small_limit_api, world):
     assert stored(world) == {"keep": 1, **four}
 
 
-def test_default_depth_limit_is_32_levels(me, world):
-    def nested(levels):
-        value = {}
-        for _ in range(levels - 1):
-            value = {"n": value}
-        return value
+def nested(levels):
+    """An object `levels` deep: {} is 1 level, {"n": {}} is 2."""
+    value = {}
+    for _ in range(levels - 1):
+        value = {"n": value}
+    return value
 
+
+def test_default_depth_limit_is_32_levels(me, world):
     assert me("PUT", json={"metadata": nested(32)}).status_code == 200
     response = me("PUT", json={"metadata": nested(33)})
     assert response.status_code == 400
@@ -621,11 +652,41 @@ def test_every_write_is_audited_with_old_and_new_values(platform_api, world):
         assert event.platform_id == world.platform.id
 
 
-def test_refused_and_empty_writes_are_not_audited(me, world):
+def test_refused_writes_are_not_audited(me, platform_api, world, app):
     seed(world, {"a": 1})
     before = len(events())
-    me("PATCH", json={"metadata": {"a": 1}})          # no change
-    me("PATCH", json={"delete_keys": ["missing"]})     # no change
-    me("PATCH", json={"metadata": "bad"})              # refused
-    me("PUT", json={"metadata": {"a": 2}}, headers={"If-Match": '"stale"'})  # refused
+    assert me("PATCH", json={"metadata": "bad"}).status_code == 400
+    assert me("PUT", json={"metadata": {"a": 2}}, headers={"If-Match": '"stale"'}).status_code == 412
+    assert me("PUT", json={"metadata": {"x": "y" * 70000}}).status_code == 400
+    assert me("PUT", json={"metadata": nested(40)}).status_code == 400
+    assert me("PATCH", data="{not json").status_code == 400
+    member = world.token(world.member)
+    assert platform_api("PATCH", member, "acme-corp", "other_user",
+                        json={"metadata": {"b": 1}}).status_code == 403
+    assert platform_api("PATCH", member, "nowhere", json={"metadata": {"b": 1}}).status_code == 404
+    app.config["MAX_CONTENT_LENGTH"] = 100
+    try:
+        assert me("PUT", json={"metadata": {"x": "y" * 200}}).status_code == 413
+    finally:
+        app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
     assert len(events()) == before
+
+
+def test_writes_that_change_nothing_are_audited_with_no_keys(me, world):
+    """Every write is audited (CONTRACT section 4), even one that finds it already so;
+    the stored document, its version and its times stay as they were."""
+    seed(world, {"a": 1})
+    stored_before = me("GET")
+    before = len(events())
+
+    me("PATCH", json={"metadata": {"a": 1}})
+    me("PATCH", json={"delete_keys": ["missing"]})
+    me("PUT", json={"metadata": {"a": 1}})
+
+    new = events()[before:]
+    assert [(event.action, event.changes) for event in new] == [
+        ("platform_metadata.patch", {}), ("platform_metadata.patch", {}),
+        ("platform_metadata.replace", {})]
+    after = me("GET")
+    assert after.headers["ETag"] == stored_before.headers["ETag"]
+    assert after.get_json() == stored_before.get_json()

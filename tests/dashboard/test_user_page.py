@@ -196,7 +196,7 @@ def test_support_staff_save_a_document_through_the_platform_rules(client, tenant
     assert event.changes == {"plan": {"new": "pro"}, "tags": {"new": ["a", "b"]}}
 
 
-def test_saving_an_unchanged_document_says_so_and_records_nothing(client, tenants):
+def test_saving_an_unchanged_document_says_so_and_stores_nothing(client, tenants):
     put_document(tenants.alice, tenants.acme, {"a": 1})
     login(client, tenants.acme_admin)
     etag = etag_on_page(client, tenants.alice, tenants.acme)
@@ -204,7 +204,10 @@ def test_saving_an_unchanged_document_says_so_and_records_nothing(client, tenant
     response = post_form(client, document_url(tenants.alice, tenants.acme),
                          {"metadata": '{"a": 1}', "etag": etag}, follow_redirects=True)
     assert "No changes to save" in response.get_data(as_text=True)
-    assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == before
+    assert etag_on_page(client, tenants.alice, tenants.acme) == etag
+    event = db.session.scalar(select(AuditEvent).order_by(AuditEvent.id.desc()))
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == before + 1
+    assert (event.action, event.changes) == ("platform_metadata.replace", {})
 
 
 @pytest.mark.parametrize(

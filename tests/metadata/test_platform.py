@@ -67,11 +67,13 @@ def test_replace_then_patch_then_delete(setup):
         ("platform_metadata.replace", "dashboard", actor.user.id, user.id, platform.id),
         ("platform_metadata.patch", "dashboard", actor.user.id, user.id, platform.id),
         ("platform_metadata.delete", "dashboard", actor.user.id, user.id, platform.id),
+        ("platform_metadata.delete", "dashboard", actor.user.id, user.id, platform.id),
     ]
     assert [e.changes for e in audit_events()] == [
         {"a": {"new": 1}, "b": {"new": {"c": 2}}},
         {"a": {"old": 1}, "d": {"new": None}},
         {"b": {"old": {"c": 2}}, "d": {"old": None}},
+        {},  # the second delete found nothing: audited, with no keys changed
     ]
 
 
@@ -190,7 +192,7 @@ def test_if_none_match_star_creates_only(setup):
     assert documents.get_document(user, platform).data == {"a": 1}
 
 
-def test_a_write_that_changes_nothing_writes_nothing(setup):
+def test_a_write_that_changes_nothing_stores_nothing_but_is_audited(setup):
     actor, user, platform = setup
     assert documents.patch_document(actor, user, platform, delete_keys=["x"]) == documents.EMPTY
     assert documents.replace_document(actor, user, platform, {}) == documents.EMPTY
@@ -199,7 +201,14 @@ def test_a_write_that_changes_nothing_writes_nothing(setup):
     stored = documents.replace_document(actor, user, platform, {"a": [1, {"b": 2}]})
     assert documents.patch_document(actor, user, platform, {"a": [1, {"b": 2}]}) == stored
     assert documents.replace_document(actor, user, platform, {"a": [1, {"b": 2}]}) == stored
-    assert len(audit_events()) == 1
+    assert [(e.action, e.changes) for e in audit_events()] == [
+        ("platform_metadata.patch", {}),
+        ("platform_metadata.replace", {}),
+        ("platform_metadata.delete", {}),
+        ("platform_metadata.replace", {"a": {"new": [1, {"b": 2}]}}),
+        ("platform_metadata.patch", {}),
+        ("platform_metadata.replace", {}),
+    ]
 
 
 def test_deleting_an_empty_stored_document_is_recorded(setup):

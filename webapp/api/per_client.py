@@ -13,6 +13,7 @@ from authlib.oauth2.rfc6749.resource_protector import TokenValidator
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from werkzeug.exceptions import HTTPException
 
+from webapp.api import request_body
 from webapp.extensions import db
 from webapp.metadata import per_client
 from webapp.metadata.audit import Actor
@@ -71,7 +72,7 @@ def _authenticate(scope: str) -> Caller:
 
 
 def _json_object() -> dict[str, Any]:
-    raw = request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH
+    raw = request_body()  # 413 past MAX_CONTENT_LENGTH
     try:
         body = json.loads(raw)
     except (ValueError, RecursionError) as error:

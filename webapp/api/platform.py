@@ -14,10 +14,11 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy import update
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from webapp import access
 from webapp.accounts import authenticate_api_token
+from webapp.api import request_body
 from webapp.extensions import db
 from webapp.metadata import platform as documents
 from webapp.metadata.audit import Actor
@@ -47,18 +48,20 @@ class JSONParseError(Exception):
 def platform_metadata() -> Response:
     caller, token = _authenticate()
     target = access.platform_target(
-        caller, request.args.get("platform_key"), request.args.get("username")
+        caller, request.args.get("platform_key"), request.args.get("username"),
+        only_platform_id=token.platform_id,
     )
     actor = Actor(via="api:platform", user=caller, api_token_id=token.id)
     if_match = request.headers.get("If-Match")
+    method = request.method
 
-    if request.method == "GET":
+    if method in ("GET", "HEAD"):  # Flask routes HEAD here too; werkzeug drops the body
         view = documents.get_document(target.user, target.platform)
-    elif request.method == "DELETE":
+    elif method == "DELETE":
         documents.delete_document(actor, target.user, target.platform, if_match=if_match)
         db.session.commit()
         return Response(status=204)
-    elif request.method == "PATCH":
+    elif method == "PATCH":
         body = _json_body()
         view = documents.patch_document(
             actor, target.user, target.platform,
@@ -66,13 +69,15 @@ def platform_metadata() -> Response:
             delete_keys=body.get("delete_keys", documents.NOT_GIVEN),
             if_match=if_match,
         )
-    else:
+    elif method == "PUT":
         body = _json_body()
         view = documents.replace_document(
             actor, target.user, target.platform,
             metadata=body.get("metadata", documents.NOT_GIVEN),
             if_match=if_match, if_none_match=request.headers.get("If-None-Match"),
         )
+    else:  # pragma: no cover - the route admits no other method
+        raise MethodNotAllowed()
     db.session.commit()
     response = _json(
         {
@@ -87,21 +92,23 @@ def platform_metadata() -> Response:
     return response
 
 
+NOT_PROVIDED = "Authentication credentials were not provided."
+
+
 def _authenticate() -> tuple[User, ApiToken]:
-    """DRF's TokenAuthentication: the same checks, in the same order, with its messages."""
+    """DRF's TokenAuthentication, with the source document's messages.
+
+    A missing header, another scheme, or a malformed `Token` header is "not provided"
+    (the source: "Missing or invalid authorization header"); a well-formed key that is
+    unknown or revoked is "Invalid token."
+    """
     parts = request.headers.get("Authorization", "").split()
-    if not parts or parts[0].lower() != "token":
-        raise AuthenticationFailed("Authentication credentials were not provided.")
-    if len(parts) == 1:
-        raise AuthenticationFailed("Invalid token header. No credentials provided.")
-    if len(parts) > 2:
-        raise AuthenticationFailed("Invalid token header. Token string should not contain spaces.")
+    if len(parts) != 2 or parts[0].lower() != "token":
+        raise AuthenticationFailed(NOT_PROVIDED)
     try:
         key = parts[1].encode("latin-1").decode("utf-8")
     except UnicodeError:
-        raise AuthenticationFailed(
-            "Invalid token header. Token string should not contain invalid characters."
-        ) from None
+        raise AuthenticationFailed(NOT_PROVIDED) from None
     token = authenticate_api_token(key)
     if token is None:
         raise AuthenticationFailed("Invalid token.")
@@ -112,7 +119,11 @@ def _authenticate() -> tuple[User, ApiToken]:
 
 
 def _touch(token: ApiToken) -> None:
-    """Note when the token was last used, at most once a minute, and only if it changes."""
+    """Note when the token was last used, at most once a minute, in a transaction of its own.
+
+    Committed at once: requests sharing a token do not queue behind this row's lock until
+    the slowest write commits, and a refused request still counts as use.
+    """
     now = utcnow()
     if token.last_used_at is not None and now - token.last_used_at < LAST_USED_RESOLUTION:
         return
@@ -124,6 +135,7 @@ def _touch(token: ApiToken) -> None:
         .values(last_used_at=now),
         execution_options={"synchronize_session": False},
     )
+    db.session.commit()
 
 
 def _json_body() -> dict[str, Any]:
@@ -131,7 +143,7 @@ def _json_body() -> dict[str, Any]:
 
     Any Content-Type is read as JSON: the contract names no other body format.
     """
-    raw = request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH
+    raw = request_body()  # 413 past MAX_CONTENT_LENGTH
     if not raw:
         return {}
     try:

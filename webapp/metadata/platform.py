@@ -11,10 +11,9 @@ and then merges into the committed result instead of overwriting it. The caller 
 on success and rolls back on any error; a refused write has written nothing.
 
 Writes that would leave the document exactly as it is (same data, or nothing to delete)
-change nothing: no row is created, the version and `updated_at` stay, and no audit event
-is recorded, because an event without a change is noise in the log. Removing an existing
-row is always recorded, even when its data was already `{}`, because the row itself (its
-times and its ETag) goes away.
+change nothing stored: no row is created, and the version and `updated_at` stay. They are
+still audited, with no keys changed, since every write is (CONTRACT section 4): the log
+shows who asked for what, even when it was already so.
 """
 from __future__ import annotations
 
@@ -23,6 +22,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Final
 
 from flask import current_app
@@ -193,11 +193,12 @@ def delete_document(
 ) -> bool:
     """Remove the stored row, so the document reads as empty again; True if one existed.
 
-    Deleting when nothing is stored succeeds and records nothing.
+    Deleting when nothing is stored succeeds, changes nothing and is audited as any write.
     """
     current = _lock(user, platform)
     _check_preconditions(current, if_match, None)
     if not current.exists:
+        audit.record(actor, ACTION_DELETE, target_user=user, platform_id=platform.id, changes={})
         return False
     db.session.execute(
         delete(PlatformDocument).where(PlatformDocument.id == current.row_id),
@@ -232,6 +233,7 @@ def _write(actor, user, platform, action, change, *, if_match=None, if_none_matc
         _check_preconditions(current, if_match, if_none_match)
         new = change(current.data)
         if new == current.data and _same_json(new, current.data):
+            audit.record(actor, action, target_user=user, platform_id=platform.id, changes={})
             return current
         _check_stored(new)
         if current.exists:
@@ -396,8 +398,29 @@ def _check_stored(document: dict[str, Any]) -> None:
         raise DocumentValidationError(
             {"metadata": ["Metadata must be valid JSON (no NaN or Infinity)."]}
         ) from None
-    if len(encoded) > max_bytes:
+    if len(encoded) + _numeric_growth(document) > max_bytes:
         raise DocumentValidationError({"metadata": [f"Metadata exceeds {max_bytes} bytes."]})
+
+
+def _numeric_growth(document: Any) -> int:
+    """How many bytes longer the document's floats are as PostgreSQL gives them back.
+
+    JSONB keeps numbers as `numeric` and writes them out in full: `1e300` (6 bytes here)
+    comes back as 301 digits. Counting that growth keeps the limit honest on every engine,
+    so no stored document reads back larger than the limit (and then refuses every PATCH).
+    """
+    growth = 0
+    stack = [document]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, Mapping):
+            stack.extend(value.values())
+        elif isinstance(value, (list, tuple)):
+            stack.extend(value)
+        elif isinstance(value, float):
+            short = repr(value)
+            growth += max(0, len(format(Decimal(short), "f")) - len(short))
+    return growth
 
 
 def _walk(document: Any, max_depth: int) -> str | None:
