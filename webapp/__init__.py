@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import sqlite3
-import uuid
 from typing import Any
 
-from flask import Flask, g, request
+from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -24,6 +23,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config_module.from_environment())
     if config:
         app.config.update(config)
+    config_module.check(app.config)
     if app.config["PROXY_FIX_HOPS"]:
         hops = app.config["PROXY_FIX_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
@@ -35,10 +35,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
-    _init_request_id(app)
 
-    from webapp import api, cli, dashboard, jobs, oauth
+    from webapp import api, cli, dashboard, http, jobs, oauth
 
+    http.init_app(app)
     oauth.init_app(app)
     api.init_app(app)
     dashboard.init_app(app)
@@ -51,24 +51,6 @@ def _migrations_dir():
     from pathlib import Path
 
     return Path(__file__).resolve().parent.parent / "migrations"
-
-
-def _init_request_id(app: Flask) -> None:
-    """Every request carries an id (the caller's X-Request-ID if sane), echoed and audited."""
-
-    @app.before_request
-    def assign_request_id():
-        incoming = request.headers.get("X-Request-ID", "")
-        if incoming and len(incoming) <= 64 and incoming.replace("-", "").isalnum():
-            g.request_id = incoming
-        else:
-            g.request_id = uuid.uuid4().hex
-
-    @app.after_request
-    def echo_request_id(response):
-        if "request_id" in g:
-            response.headers["X-Request-ID"] = g.request_id
-        return response
 
 
 @event.listens_for(Engine, "connect")

@@ -16,7 +16,12 @@ INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
 
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
-    return int(raw) if raw not in (None, "") else default
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {raw!r}.") from None
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -42,9 +47,13 @@ def _secret_key() -> str:
         return os.environ["SECRET_KEY"]
     INSTANCE_DIR.mkdir(exist_ok=True)
     path = INSTANCE_DIR / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+    try:  # created readable by its owner only, and by one process only
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_urlsafe(48))
     return path.read_text().strip()
 
 
@@ -66,6 +75,9 @@ def from_environment() -> dict:
         "OAUTH2_ACCESS_TOKEN_EXPIRES_IN": _int("OAUTH2_ACCESS_TOKEN_EXPIRES_IN", 3600),
         "OAUTH2_REFRESH_TOKEN_EXPIRES_IN": _int("OAUTH2_REFRESH_TOKEN_EXPIRES_IN", 30 * 24 * 3600),
         "OAUTH2_AUTH_CODE_EXPIRES_IN": _int("OAUTH2_AUTH_CODE_EXPIRES_IN", 300),
+        # The issuer of RFC 8414 metadata, e.g. https://metadata.example.com; unset, each
+        # request's own origin is used, which trusts its Host header: set it in production.
+        "OAUTH2_ISSUER": os.environ.get("OAUTH2_ISSUER") or None,
         # Background jobs
         "PURGE_INTERVAL": _int("PURGE_INTERVAL", 60),
         "PURGE_BATCH_SIZE": _int("PURGE_BATCH_SIZE", 5000),
@@ -89,3 +101,27 @@ def from_environment() -> dict:
         # Behind a reverse proxy: how many X-Forwarded-* hops to trust (0 = none).
         "PROXY_FIX_HOPS": _int("PROXY_FIX_HOPS", 0),
     }
+
+
+# Settings that must be at least this much (a lifetime of 0 would mean "never expires" to
+# authlib; a limit of 0 would refuse everything).
+MINIMUMS = {
+    "METADATA_MAX_KEYS": 1,
+    "PLATFORM_METADATA_MAX_BYTES": 2,
+    "PLATFORM_METADATA_MAX_DEPTH": 1,
+    "MAX_CONTENT_LENGTH": 1,
+    "OAUTH2_ACCESS_TOKEN_EXPIRES_IN": 1,
+    "OAUTH2_REFRESH_TOKEN_EXPIRES_IN": 1,
+    "OAUTH2_AUTH_CODE_EXPIRES_IN": 1,
+    "PURGE_INTERVAL": 1,
+    "PURGE_BATCH_SIZE": 1,
+    "PURGE_RUN_TIMEOUT": 1,
+}
+
+
+def check(config: dict) -> None:
+    """Refuse a configuration that cannot work, naming the setting, before anything starts."""
+    for name, minimum in MINIMUMS.items():
+        value = config.get(name)
+        if value is not None and (not isinstance(value, int) or value < minimum):
+            raise ValueError(f"{name} must be a whole number of at least {minimum}, not {value!r}.")

@@ -98,11 +98,11 @@ def _decoy_hash() -> str:
 def authenticate(username: str, password: str) -> User | None:
     """The active user with this username and password, or None.
 
-    An unknown username costs a password check too, so timing does not tell which
-    usernames exist.
+    An unknown username, or a user without a password, costs a password check too, so
+    timing does not tell which usernames exist.
     """
     user = User.by_username(username)
-    if user is None:
+    if user is None or not user.password_hash:
         verify_password(_decoy_hash(), password)
         return None
     if not user.check_password(password) or not user.is_active:

@@ -226,9 +226,14 @@ def page_of_events(query: Select, *, before: int | None = None, after: int | Non
     the id of the first event of the page below (newer events); neither: the newest page.
     """
     def position(event_id: int | None):
+        """Where a cursor stands; only an event the query itself may show can be one, so a
+        cursor never tells when someone else's event happened."""
         if event_id is None:
             return None
-        return db.session.scalar(select(AuditEvent.occurred_at).where(AuditEvent.id == event_id))
+        return db.session.scalar(
+            query.where(AuditEvent.id == event_id).order_by(None)
+            .with_only_columns(AuditEvent.occurred_at)
+        )
 
     def older_than(event: tuple):
         at, event_id = event

@@ -46,6 +46,8 @@ class User(UserMixin, db.Model):
 
     @classmethod
     def by_username(cls, username: str) -> "User | None":
+        if "\x00" in username:  # no name holds one, and PostgreSQL refuses to compare it
+            return None
         return db.session.scalar(
             db.select(cls).where(func.lower(cls.username) == username.lower())
         )
@@ -68,6 +70,8 @@ class Platform(db.Model):
 
     @classmethod
     def by_key(cls, platform_key: str) -> "Platform | None":
+        if "\x00" in platform_key:  # no key holds one, and PostgreSQL refuses to compare it
+            return None
         return db.session.scalar(db.select(cls).where(cls.platform_key == platform_key))
 
     def __repr__(self) -> str:

@@ -172,4 +172,6 @@ def _keep_or(column, now: int):
 
 
 def client_by_client_id(client_id: str) -> OAuth2Client | None:
+    if "\x00" in client_id:  # no id holds one, and PostgreSQL refuses to compare it
+        return None
     return db.session.scalar(select(OAuth2Client).where(OAuth2Client.client_id == client_id))

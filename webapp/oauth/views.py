@@ -67,7 +67,7 @@ def _authorization_error(error: OAuth2Error) -> Response:
     if error.redirect_uri:
         return authorization.handle_error_response(None, error)
     html = render_template("oauth/error.html", error=error.error, description=error.description)
-    return _no_framing(Response(html, status=400))
+    return Response(html, status=400)
 
 
 def _consent_page(grant) -> Response:
@@ -81,12 +81,5 @@ def _consent_page(grant) -> Response:
         redirect_uri=grant.redirect_uri,
         action=request.full_path,
     )
-    return _no_framing(Response(html))
-
-
-def _no_framing(response: Response) -> Response:
-    """The consent page must not be framed (clickjacking) nor cached."""
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    # Never framed (clickjacking) nor cached: webapp.http sends the headers for every page.
+    return Response(html)

@@ -1,0 +1,157 @@
+"""What every response shares (webapp.http), settings read from the environment, and
+hardening that cuts across parts: framing and caching of pages, ids in URLs, NUL input,
+the login's timing for users without a password.
+"""
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from tests.dashboard.conftest import login, web  # noqa: F401  (fixture)
+from tests.dashboard.world import World
+from tests.factories import make_user
+from webapp import config as config_module
+from webapp import create_app
+from webapp.dashboard import auth
+
+PAGES = ("/login", "/admin/", "/admin/users", "/admin/platforms/acme", "/admin/audit",
+         "/admin/users/{alice}")
+
+
+@pytest.fixture
+def world(app):
+    return World()
+
+
+@pytest.fixture
+def signed_in(web, world):
+    login(web, world.acme_admin)
+    return web
+
+
+def test_pages_are_never_framed_cached_or_sniffed(signed_in, world):
+    for path in PAGES:
+        response = signed_in.get(path.format(alice=world.alice.id))
+        assert response.status_code == 200, path
+        assert response.headers["X-Frame-Options"] == "DENY"
+        policy = response.headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in policy and "script-src 'self'" in policy
+        assert "unsafe-inline" not in policy
+        assert response.headers["Cache-Control"] == "no-store"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_api_answers_carry_the_headers_that_apply_to_json(client):
+    response = client.get("/api/v2/metadata")
+    assert response.status_code == 401
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "Content-Security-Policy" not in response.headers
+
+
+def test_https_requests_are_told_to_stay_on_https(client):
+    response = client.get("/login", base_url="https://metadata.example")
+    assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
+    assert "Strict-Transport-Security" not in client.get("/login").headers
+
+
+@pytest.mark.parametrize("path", [
+    "/admin/users/{big}", "/admin/platforms/acme/clients/{big}",
+    "/admin/platforms/acme/members/{big}/remove", "/admin/platforms/acme/tokens/{big}/revoke",
+])
+def test_ids_past_the_largest_id_are_not_found_not_a_server_error(signed_in, path):
+    for big in (2**31, 2**63, 10**30, 10**300):
+        url = path.format(big=big)
+        response = signed_in.post(url) if url.endswith(("remove", "revoke")) else signed_in.get(url)
+        assert response.status_code == 404, url
+
+
+def test_the_largest_id_is_just_not_found(signed_in):
+    assert signed_in.get(f"/admin/users/{2**31 - 1}").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/admin/users?q=a%00b", "/admin/audit?user=a%00b",
+                                  "/admin/users?platform=ac%00me"])
+def test_a_nul_character_in_page_input_is_a_bad_request(signed_in, path):
+    assert signed_in.get(path).status_code == 400
+
+
+def test_a_nul_character_in_a_login_form_is_a_bad_request(web):
+    response = web.post("/login", data={"username": "a\x00b", "password": "x"})
+    assert response.status_code == 400
+
+
+def test_nul_characters_in_api_names_find_nothing(client, world):
+    from tests.factories import make_api_token
+
+    key = make_api_token(world.acme_admin)
+    headers = {"Authorization": f"Token {key}"}
+    response = client.get("/api/core/users/platform-metadata/",
+                          query_string={"platform_key": "ac\x00me"}, headers=headers)
+    assert (response.status_code, response.json) == (404, {"error": "Platform not found"})
+    response = client.get("/api/core/users/platform-metadata/",
+                          query_string={"platform_key": "acme", "username": "ali\x00ce"},
+                          headers=headers)
+    assert (response.status_code, response.json) == (404, {"error": "User not found"})
+    response = client.post("/oauth/token", data={"grant_type": "client_credentials"},
+                           auth=("cli\x00ent", "secret"))
+    assert response.status_code == 401
+    assert response.json["error"] == "invalid_client"
+
+
+def test_a_user_without_a_password_costs_a_password_check_like_anyone(app, monkeypatch):
+    """Else a fast "no" would tell which usernames exist (and have no password)."""
+    make_user("nopass", password="")
+    make_user("haspass", password="s3cret s3cret")
+    checks = []
+    real = auth.verify_password
+    monkeypatch.setattr(auth, "verify_password",
+                        lambda stored, password: checks.append(stored) or real(stored, password))
+    monkeypatch.setattr("webapp.models.identity.verify_password",
+                        lambda stored, password: checks.append(stored) or real(stored, password))
+    for username in ("nopass", "nobody", "haspass"):
+        checks.clear()
+        assert auth.authenticate(username, "guess") is None
+        assert len(checks) == 1 and checks[0], username  # one real argon2 check each
+
+
+# --- settings ------------------------------------------------------------------------------
+
+def test_settings_are_read_from_the_environment(monkeypatch, test_config):
+    for name, value in (("METADATA_MAX_KEYS", "7"), ("PLATFORM_METADATA_MAX_BYTES", "1000"),
+                        ("OAUTH2_ACCESS_TOKEN_EXPIRES_IN", "60"), ("PURGE_INTERVAL", "5"),
+                        ("OAUTH2_ISSUER", "https://metadata.example")):
+        monkeypatch.setenv(name, value)
+    overrides = {k: v for k, v in test_config.items()
+                 if k not in ("METADATA_MAX_KEYS", "PLATFORM_METADATA_MAX_BYTES")}
+    app = create_app(overrides)
+    assert app.config["METADATA_MAX_KEYS"] == 7
+    assert app.config["PLATFORM_METADATA_MAX_BYTES"] == 1000
+    assert app.config["OAUTH2_ACCESS_TOKEN_EXPIRES_IN"] == 60
+    assert app.config["PURGE_INTERVAL"] == 5
+    response = app.test_client().get("/.well-known/oauth-authorization-server",
+                                     headers={"Host": "evil.example"})
+    assert response.json["issuer"] == "https://metadata.example"
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("OAUTH2_ACCESS_TOKEN_EXPIRES_IN", "0",
+     "OAUTH2_ACCESS_TOKEN_EXPIRES_IN must be a whole number of at least 1, not 0."),
+    ("METADATA_MAX_KEYS", "many", "METADATA_MAX_KEYS must be a whole number, not 'many'."),
+    ("PURGE_BATCH_SIZE", "-5", "PURGE_BATCH_SIZE must be a whole number of at least 1, not -5."),
+])
+def test_a_setting_that_cannot_work_is_refused_by_name(monkeypatch, name, value, message):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError) as refused:
+        create_app({"TESTING": True})
+    assert str(refused.value) == message
+
+
+def test_the_generated_secret_key_is_readable_by_its_owner_only(tmp_path, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.setattr(config_module, "INSTANCE_DIR", tmp_path)
+    first = config_module._secret_key()
+    assert len(first) > 40
+    assert stat.S_IMODE(os.stat(tmp_path / "secret_key").st_mode) == 0o600
+    assert config_module._secret_key() == first  # kept, not made again
