@@ -81,6 +81,28 @@ def test_cli_creates_user_platform_membership_and_token(app):
     assert payload["token"] not in stored.token_hash
 
 
+def test_cli_options_set_what_they_name(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["users", "create", "root", "--password", "pw",
+                                 "--email", "root@example.com", "--superadmin", "--json"])
+    assert json.loads(result.output) == {"id": 1, "username": "root",
+                                         "email": "root@example.com", "is_superadmin": True}
+    assert User.by_username("root").check_password("pw")
+    result = runner.invoke(args=["platforms", "create", "acme-corp", "--name", "Acme Corp",
+                                 "--json"])
+    assert json.loads(result.output) == {"id": 1, "platform_key": "acme-corp", "name": "Acme Corp"}
+    runner.invoke(args=["users", "create", "bob"])
+    runner.invoke(args=["platforms", "add-member", "acme-corp", "bob"])
+    result = runner.invoke(args=["platforms", "add-member", "acme-corp", "bob", "--role",
+                                 "support", "--json"])  # adds, or changes the role
+    assert json.loads(result.output) == {"platform_key": "acme-corp", "username": "bob",
+                                         "role": "support"}
+    assert db.session.scalar(text("select role from memberships")) == "support"
+    result = runner.invoke(args=["platforms", "create", "acme-corp"])
+    assert result.exit_code != 0
+    assert result.output.strip() == "Error: Platform 'acme-corp' already exists."
+
+
 def test_cli_token_limited_to_one_platform(app, client):
     runner = app.test_cli_runner()
     runner.invoke(args=["users", "create", "dana"])

@@ -101,6 +101,14 @@ def test_client_credentials_token_carries_no_user(client, seeded):
     _assert_401_everywhere(client, {"Authorization": f"Bearer {machine}"})
 
 
+def test_a_token_whose_client_was_deleted(client, seeded):
+    from webapp.models import OAuth2Client
+
+    db.session.delete(db.session.get(OAuth2Client, seeded.client.id))
+    db.session.commit()
+    _assert_401_everywhere(client, seeded.headers)
+
+
 def test_inactive_user(client, seeded):
     seeded.user.is_active = False
     db.session.commit()

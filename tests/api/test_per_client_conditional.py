@@ -106,6 +106,16 @@ def test_if_none_match_star_creates_only(client, caller, theme):
     assert stored(caller)["fresh"][0] == "v"
 
 
+def test_if_none_match_with_the_current_tag_is_412(client, caller, theme):
+    """RFC 9110: If-None-Match fails when any listed tag matches (weakly) the stored one."""
+    before, events = stored(caller), audit_count()
+    for header in (theme, f'"other", {theme}', f"W/{theme}"):
+        response = put(client, caller, "theme", {"value": "light"}, **{"If-None-Match": header})
+        _assert_412_and_unchanged(response, caller, before, events)
+    response = put(client, caller, "theme", {"value": "light"}, **{"If-None-Match": '"other"'})
+    assert response.status_code == 200
+
+
 def test_if_none_match_star_may_replace_an_expired_entry(client, caller):
     make_client_entry(caller.user, caller.client, "old", expires_at=utcnow() - timedelta(minutes=1))
     response = put(client, caller, "old", {"value": "v"}, **{"If-None-Match": "*"})

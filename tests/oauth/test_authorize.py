@@ -86,6 +86,20 @@ def test_deny_redirects_with_access_denied_and_issues_no_code(browser, confident
     assert code_count() == 0
 
 
+def test_anything_but_allow_is_a_denial(browser, confidential):
+    """Only the allow button grants: a missing, misspelt or differently cased decision denies."""
+    client, _ = confidential
+    for decision in ("", "ALLOW", "yes", "allow "):
+        response = decide(browser, authorize_path(client.client_id), decision=decision)
+        assert response.status_code == 302
+        assert query_of(response.location)["error"] == "access_denied", decision
+    path = authorize_path(client.client_id)
+    page = browser.get(path)
+    response = browser.post(path, data={"csrf_token": csrf_token(page.get_data(as_text=True))})
+    assert query_of(response.location)["error"] == "access_denied"
+    assert code_count() == 0
+
+
 def test_consent_without_csrf_token_is_refused(browser, confidential):
     client, _ = confidential
     path = authorize_path(client.client_id)
