@@ -1,8 +1,8 @@
 """Per-platform JSON documents: one object per (user, platform), and every rule about it.
 
 The platform API and the dashboard's JSON editor both call these functions, so validation
-(types, size, depth), the merge, the atomic write, optimistic locking and the audit event
-are written once, here, and are usable without HTTP.
+(types, size, depth: webapp.metadata.platform_rules), the merge, the atomic write,
+optimistic locking and the audit event are written once, and are usable without HTTP.
 
 Transactions: the functions flush but never commit. A write holds a lock on the document
 row (PostgreSQL `SELECT ... FOR UPDATE`; SQLite's `BEGIN IMMEDIATE` write lock) from the
@@ -19,19 +19,25 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, Final
 
-from flask import current_app
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from webapp.extensions import db
 from webapp.metadata import audit
-from webapp.metadata.errors import MetadataError, PreconditionFailed, ValidationError
+from webapp.metadata.errors import PreconditionFailed
+from webapp.metadata.platform_rules import (  # noqa: F401  (NOT_GIVEN, DocumentValidationError: part of this API)
+    NEITHER_FIELD,
+    NOT_GIVEN,
+    DocumentValidationError,
+    check_key_list,
+    check_object,
+    check_stored,
+)
 from webapp.models import Platform, PlatformDocument, User
 from webapp.timeutil import utcnow
 
@@ -39,51 +45,9 @@ ACTION_PATCH: Final = "platform_metadata.patch"
 ACTION_REPLACE: Final = "platform_metadata.replace"
 ACTION_DELETE: Final = "platform_metadata.delete"
 
-NEITHER_FIELD = "Provide 'metadata' to update or 'delete_keys' to remove keys."
-REQUIRED = "This field is required."
-NOT_NULL = "This field may not be null."
-NOT_A_STRING = "Not a valid string."
 # The tag of "nothing stored"; a stored document's tag always contains a hyphen.
 EMPTY_TAG: Final = "0"
 _INSERT_ATTEMPTS = 5
-
-
-class _NotGiven:
-    """Marks a field the request did not send, distinct from one sent as JSON null."""
-
-    _instance: "_NotGiven | None" = None
-
-    def __new__(cls) -> "_NotGiven":
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "NOT_GIVEN"
-
-    def __bool__(self) -> bool:
-        return False
-
-
-NOT_GIVEN: Final = _NotGiven()
-
-
-class DocumentValidationError(ValidationError):
-    """A ValidationError whose messages may be nested per list item, as DRF reports them.
-
-    `{"delete_keys": {"0": ["Not a valid string."]}}` cannot go through the base class,
-    which expects a flat list per field.
-    """
-
-    def __init__(self, errors: dict[str, Any]):
-        self.errors = errors
-        MetadataError.__init__(self, _first_message(errors))
-
-
-def _first_message(errors: Any) -> str:
-    while isinstance(errors, (dict, list)) and errors:
-        errors = next(iter(errors.values())) if isinstance(errors, dict) else errors[0]
-    return str(errors)
 
 
 @dataclass(frozen=True)
@@ -146,8 +110,8 @@ def patch_document(
     as NOT_GIVEN to omit it; None means JSON null and is refused, as DRF refuses it.
     """
     errors: dict[str, Any] = {}
-    _check_object(errors, "metadata", metadata, required=False)
-    _check_key_list(errors, "delete_keys", delete_keys)
+    check_object(errors, "metadata", metadata, required=False)
+    check_key_list(errors, "delete_keys", delete_keys)
     if errors:
         raise DocumentValidationError(errors)
     if metadata is NOT_GIVEN and delete_keys is NOT_GIVEN:
@@ -177,7 +141,7 @@ def replace_document(
     `if_none_match="*"` creates only: it fails when a document is stored.
     """
     errors: dict[str, Any] = {}
-    _check_object(errors, "metadata", metadata, required=True)
+    check_object(errors, "metadata", metadata, required=True)
     if errors:
         raise DocumentValidationError(errors)
     replacement = dict(metadata)
@@ -216,10 +180,10 @@ def validate_document(document: Any) -> None:
     Public so the dashboard's editor can check a document before offering to save it.
     """
     errors: dict[str, Any] = {}
-    _check_object(errors, "metadata", document, required=True)
+    check_object(errors, "metadata", document, required=True)
     if errors:
         raise DocumentValidationError(errors)
-    _check_stored(document)
+    check_stored(document)
 
 
 # --- the write -------------------------------------------------------------------------
@@ -235,7 +199,7 @@ def _write(actor, user, platform, action, change, *, if_match=None, if_none_matc
         if new == current.data and _same_json(new, current.data):
             audit.record(actor, action, target_user=user, platform_id=platform.id, changes={})
             return current
-        _check_stored(new)
+        check_stored(new)
         if current.exists:
             db.session.execute(
                 update(PlatformDocument)
@@ -339,116 +303,3 @@ def _parse_tags(tags: str | Iterable[str]) -> set[str]:
                 continue
             parsed.add(part if part == "*" else part.strip('"'))
     return parsed
-
-
-# --- validation ------------------------------------------------------------------------
-
-
-def _check_object(errors: dict, name: str, value: Any, *, required: bool) -> None:
-    if value is NOT_GIVEN:
-        if required:
-            errors[name] = [REQUIRED]
-    elif value is None:
-        errors[name] = [NOT_NULL]
-    elif not isinstance(value, Mapping):
-        errors[name] = [f'Expected a dictionary of items but got type "{_type_name(value)}".']
-
-
-def _check_key_list(errors: dict, name: str, value: Any) -> None:
-    if value is NOT_GIVEN:
-        return
-    if value is None:
-        errors[name] = [NOT_NULL]
-        return
-    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, (list, tuple)):
-        errors[name] = [f'Expected a list of items but got type "{_type_name(value)}".']
-        return
-    items: dict[str, list[str]] = {}
-    for index, item in enumerate(value):
-        if item is None:
-            items[str(index)] = [NOT_NULL]
-        elif not isinstance(item, str):
-            items[str(index)] = [NOT_A_STRING]
-    if items:
-        errors[name] = items
-
-
-def _type_name(value: Any) -> str:
-    """The Python type name DRF reports; tuples are lists here, as in JSON."""
-    if isinstance(value, tuple):
-        return "list"
-    return type(value).__name__
-
-
-def _check_stored(document: dict[str, Any]) -> None:
-    """The limits on the document as it would be stored: nesting, characters, size."""
-    max_depth = current_app.config["PLATFORM_METADATA_MAX_DEPTH"]
-    max_bytes = current_app.config["PLATFORM_METADATA_MAX_BYTES"]
-    problem = _walk(document, max_depth)
-    if problem:
-        raise DocumentValidationError({"metadata": [problem]})
-    try:
-        encoded = json.dumps(document, separators=(",", ":"), ensure_ascii=False,
-                             allow_nan=False).encode("utf-8")
-    except UnicodeEncodeError:
-        raise DocumentValidationError(
-            {"metadata": ["Metadata may not contain unpaired surrogate characters."]}
-        ) from None
-    except (TypeError, ValueError):
-        raise DocumentValidationError(
-            {"metadata": ["Metadata must be valid JSON (no NaN or Infinity)."]}
-        ) from None
-    if len(encoded) + _numeric_growth(document) > max_bytes:
-        raise DocumentValidationError({"metadata": [f"Metadata exceeds {max_bytes} bytes."]})
-
-
-def _numeric_growth(document: Any) -> int:
-    """How many bytes longer the document's floats are as PostgreSQL gives them back.
-
-    JSONB keeps numbers as `numeric` and writes them out in full: `1e300` (6 bytes here)
-    comes back as 301 digits. Counting that growth keeps the limit honest on every engine,
-    so no stored document reads back larger than the limit (and then refuses every PATCH).
-    """
-    growth = 0
-    stack = [document]
-    while stack:
-        value = stack.pop()
-        if isinstance(value, Mapping):
-            stack.extend(value.values())
-        elif isinstance(value, (list, tuple)):
-            stack.extend(value)
-        elif isinstance(value, float):
-            short = repr(value)
-            growth += max(0, len(format(Decimal(short), "f")) - len(short))
-    return growth
-
-
-def _walk(document: Any, max_depth: int) -> str | None:
-    """The first reason the document cannot be stored, found without recursion.
-
-    Depth counts containers: `{}` is 1 level, `{"a": {}}` is 2. NUL characters are
-    refused because PostgreSQL's JSONB cannot hold them; refusing them everywhere keeps
-    SQLite and PostgreSQL alike.
-    """
-    stack: list[tuple[Any, int]] = [(document, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, Mapping):
-            children: Iterable[Any] = value.values()
-            for key in value:
-                if not isinstance(key, str):
-                    return "Metadata keys must be strings."
-                if "\x00" in key:
-                    return "Metadata may not contain the NUL character (\\u0000)."
-        elif isinstance(value, (list, tuple)):
-            children = value
-        else:
-            if isinstance(value, str) and "\x00" in value:
-                return "Metadata may not contain the NUL character (\\u0000)."
-            if value is not None and not isinstance(value, (str, int, float, bool)):
-                return "Metadata must be valid JSON."
-            continue
-        if depth > max_depth:
-            return f"Metadata exceeds {max_depth} levels of nesting."
-        stack.extend((child, depth + 1) for child in children)
-    return None
