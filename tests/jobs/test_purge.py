@@ -11,7 +11,7 @@ from sqlalchemy import event, update
 
 from tests.jobs.conftest import db_now, expired_count, future, past, remaining_ids, runs, wait_until
 from webapp.extensions import db
-from webapp.jobs.purge import ABANDONED, last_run, purge_expired
+from webapp.jobs.purge import ABANDONED, SILENCE_LIMIT, abandon_stale_runs, last_run, purge_expired
 from webapp.models.jobs import PurgeRun
 from webapp.models.metadata import ClientMetadataEntry
 from webapp.timeutil import utcnow
@@ -186,3 +186,51 @@ def test_an_entry_renewed_while_the_purge_runs_survives(app, add_entries):
     assert result.deleted == 5
     assert remaining_ids() == {renewed}
     assert not set(others) & remaining_ids()
+
+
+def test_a_run_beats_with_each_batch_and_a_killed_one_reads_as_failed_minutes_later(
+        app, add_entries, spawn):
+    total = 1500
+    add_entries(total, past())
+    process = spawn("metadata", "purge-expired", "--batch-size", "1")
+    first = wait_until(lambda: (r := runs()) and r[0].deleted >= 5 and r[0],
+                       message="the purge to get going")
+    wait_until(lambda: runs()[0].heartbeat_at > first.heartbeat_at, message="a later heartbeat")
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+    (killed,) = runs()
+    assert killed.outcome == "running" and killed.deleted < total
+    assert first.started_at <= killed.heartbeat_at <= utcnow()
+    assert last_run().outcome == "running"  # silent for a moment only: maybe alive
+    assert abandon_stale_runs() == 0
+
+    # SILENCE_LIMIT later, long before its PURGE_RUN_TIMEOUT deadline, it is dead.
+    earlier = SILENCE_LIMIT + timedelta(seconds=1)
+    db.session.execute(update(PurgeRun).where(PurgeRun.id == killed.id).values(
+        started_at=killed.started_at - earlier, heartbeat_at=killed.heartbeat_at - earlier))
+    db.session.commit()
+    shown = last_run()
+    assert (shown.outcome, shown.abandoned, shown.error) == ("failed", True, ABANDONED)
+    assert abandon_stale_runs() == 1
+    (marked,) = runs()
+    assert (marked.outcome, marked.error) == ("failed", ABANDONED) and marked.finished_at
+
+
+@pytest.mark.parametrize("started_ago, beat_ago, dead", [
+    (timedelta(minutes=30), timedelta(seconds=10), False),  # a long run, still beating
+    (timedelta(minutes=30), timedelta(minutes=4), True),    # silent for minutes
+    (timedelta(minutes=1), None, False),                     # recorded before heartbeats
+    (timedelta(minutes=4), None, True),
+    (timedelta(hours=2), timedelta(seconds=10), True),       # past its deadline all the same
+])
+def test_a_running_record_is_dead_when_past_its_deadline_or_silent(app, started_ago, beat_ago,
+                                                                   dead):
+    now = utcnow()
+    db.session.add(PurgeRun(started_at=now - started_ago, outcome="running", deleted=0,
+                            heartbeat_at=None if beat_ago is None else now - beat_ago))
+    db.session.commit()
+
+    assert last_run().abandoned is dead
+    assert abandon_stale_runs() == int(dead)
+    assert runs()[0].outcome == ("failed" if dead else "running")

@@ -1,4 +1,5 @@
-"""Redis down: the web app and both APIs carry on; the worker and scheduler come back with it."""
+"""Redis down (or refusing writes): the web app and both APIs carry on; the worker and
+scheduler come back with it."""
 from __future__ import annotations
 
 import subprocess
@@ -102,3 +103,31 @@ def test_worker_and_scheduler_survive_a_redis_restart(app, add_entries, own_redi
     assert "could not connect to Redis" in worker.log.read_text() or \
         "lost Redis" in worker.log.read_text()
     assert "cannot reach Redis" in scheduler.log.read_text()
+
+
+def test_worker_and_scheduler_outlive_redis_refusing_writes(app, add_entries, own_redis, spawn):
+    own_redis.start()
+    env = {"REDIS_URL": own_redis.url, "PURGE_INTERVAL": "1"}
+    add_entries(3, past())
+    worker = spawn("jobs", "worker", env=env)
+    scheduler = spawn("jobs", "scheduler", "--lock-ttl", "2", env=env)
+    wait_until(lambda: any(r.deleted == 3 for r in runs()), timeout=20,
+               message="the scheduled purge to run")
+
+    # A replica of a master that never answers: every write is refused with READONLY.
+    control = Redis.from_url(own_redis.url)
+    control.execute_command("REPLICAOF", "127.0.0.1", str(free_port()))
+    try:
+        wait_until(lambda: "Worker stopped on an error" in worker.log.read_text()
+                   and "could not enqueue the purge" in scheduler.log.read_text(), timeout=20,
+                   message="both to meet the refusal")
+        time.sleep(1)
+        assert worker.poll() is None and scheduler.poll() is None
+    finally:
+        control.execute_command("REPLICAOF", "NO", "ONE")
+        control.close()
+
+    add_entries(5, past())
+    wait_until(lambda: any(r.deleted == 5 for r in runs()), timeout=40,
+               message="a purge once writes are accepted again")
+    assert worker.poll() is None and scheduler.poll() is None

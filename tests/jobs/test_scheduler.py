@@ -9,7 +9,7 @@ from rq.job import Job, JobStatus
 
 from tests.jobs.conftest import past, runs, wait_until
 from webapp.jobs.purge import purge_job_id
-from webapp.jobs.queue import get_queue
+from webapp.jobs.queue import get_queue, key
 from webapp.jobs.scheduler import build_scheduler, leader_lock_key
 
 
@@ -112,3 +112,25 @@ def test_second_scheduler_process_idles_until_the_first_dies(app, fast_app, redi
     second.send_signal(signal.SIGTERM)
     assert second.wait(timeout=10) == 0
     assert redis.get(lock) is None  # released on a clean stop
+
+
+def test_scheduler_process_outlives_a_held_enqueue_lock(app, fast_app, redis, spawn):
+    """An enqueue that cannot take its lock (five seconds) is logged and tried again."""
+    held = redis.lock(key("purge:enqueue-lock", fast_app), timeout=60)
+    assert held.acquire(blocking=False)
+    scheduler = spawn("jobs", "scheduler", env={"PURGE_INTERVAL": "1"})
+    try:
+        wait_until(lambda: "could not enqueue the purge" in scheduler.log.read_text(),
+                   timeout=30, message="the scheduler to give up on the lock once")
+        assert scheduler.poll() is None, scheduler.log.read_text()
+        assert queued_ids(fast_app, redis) == []
+    finally:
+        held.release()
+
+    wait_until(lambda: queued_ids(fast_app, redis) == [purge_job_id(fast_app)], timeout=15,
+               message="the purge to be enqueued once the lock is free")
+    log = scheduler.log.read_text()
+    assert scheduler.poll() is None, log
+    assert "LockError" in log and "Traceback" not in log
+    scheduler.send_signal(signal.SIGTERM)
+    assert scheduler.wait(timeout=10) == 0

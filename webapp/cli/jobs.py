@@ -11,13 +11,17 @@ group = click.Group("jobs", help="Background jobs: the RQ worker and the schedul
 
 @group.command("worker")
 @click.option("--burst", is_flag=True, help="Run what is queued, then exit.")
-def worker(burst):
+@click.option("--job-monitoring-interval", type=click.IntRange(min=1), default=30,
+              show_default=True,
+              help="Seconds between a busy worker's reports; RQ notices a worker killed "
+                   "mid-job about a minute after its last one.")
+def worker(burst, job_monitoring_interval):
     """Run the RQ worker for this app's queues (waits for Redis if it is down)."""
     from webapp.jobs.worker import run_worker
 
     app = current_app._get_current_object()
     try:
-        run_worker(app, burst=burst)
+        run_worker(app, burst=burst, job_monitoring_interval=job_monitoring_interval)
     except (RedisError, *REDIS_DOWN) as error:
         fail(f"worker stopped: Redis at {describe(app.config['REDIS_URL'])} is unavailable "
              f"({' '.join(str(error).split()) or type(error).__name__})")

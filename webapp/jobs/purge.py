@@ -4,8 +4,9 @@ Readers already hide expired entries (CONTRACT section 2); this only reclaims th
 Each batch is one short transaction that deletes at most PURGE_BATCH_SIZE rows chosen by
 primary key, with the expiry condition evaluated by the database inside the DELETE itself,
 so an entry renewed a moment ago is never removed and no lock is held for long. The rows a
-batch deletes and the run record's count are committed together, so a run killed at any
-point has lost nothing and counted exactly what it removed; the next run does the rest.
+batch deletes and the run record's count (and heartbeat) are committed together, so a run
+killed at any point has lost nothing and counted exactly what it removed; the next run does
+the rest, and the silent heartbeat shows the dead run as failed within minutes.
 """
 from __future__ import annotations
 
@@ -15,11 +16,13 @@ from datetime import datetime, timedelta
 
 from flask import Flask, current_app
 from redis import Redis
-from rq import get_current_job
+from rq import Queue, get_current_job
 from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
+from rq.executions import Execution
+from rq.job import Job, JobStatus, parse_job_id
 from rq.registry import StartedJobRegistry
-from sqlalchemy import delete, select, update
+from rq.utils import as_text
+from sqlalchemy import delete, func, or_, select, update
 
 from webapp.extensions import db
 from webapp.jobs.queue import get_queue, job_id, key, redis_connection
@@ -32,9 +35,14 @@ QUEUE = "maintenance"
 JOB_NAME = "purge-expired"
 #: A run record may lag its deadline by one batch in flight and some clock skew.
 STALE_GRACE = timedelta(seconds=60)
-ABANDONED = ("Abandoned: the run never finished (its process was probably killed); "
-             "the next run removes what it left.")
+#: A live run beats with every batch, and a batch takes seconds; this much silence is death.
+SILENCE_LIMIT = timedelta(minutes=3)
+INCOMPLETE = "Stopped at PURGE_RUN_TIMEOUT; the next run goes on."
+ABANDONED = ("Abandoned: the run stopped making progress and never finished (its process was "
+             "probably killed); the next run removes what it left.")
 _ACTIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+#: How long a queued job may look taken off its queue yet not started before it counts as lost.
+STRANDED_RECHECK = 1.0
 
 _entries = ClientMetadataEntry.__table__
 _runs = PurgeRun.__table__
@@ -78,7 +86,9 @@ def purge_expired(*, batch_size: int | None = None, trigger: str = "cli") -> Pur
     deadline = time.monotonic() + config["PURGE_RUN_TIMEOUT"]
 
     abandon_stale_runs()
-    run = PurgeRun(trigger=trigger[:100], outcome="running", deleted=0, started_at=utcnow())
+    started_at = utcnow()
+    run = PurgeRun(trigger=trigger[:100], outcome="running", deleted=0, started_at=started_at,
+                   heartbeat_at=started_at)
     db.session.add(run)
     db.session.commit()
     run_id = run.id
@@ -94,10 +104,10 @@ def purge_expired(*, batch_size: int | None = None, trigger: str = "cli") -> Pur
             batch_started = time.monotonic()
             count = _delete_batch(size)
             batches += 1
-            if count:
-                db.session.execute(
-                    update(_runs).where(_runs.c.id == run_id).values(deleted=_runs.c.deleted + count)
-                )
+            db.session.execute(
+                update(_runs).where(_runs.c.id == run_id)
+                .values(deleted=_runs.c.deleted + count, heartbeat_at=utcnow())
+            )
             db.session.commit()
             deleted += count
             if count < size:
@@ -109,8 +119,7 @@ def purge_expired(*, batch_size: int | None = None, trigger: str = "cli") -> Pur
         db.session.rollback()
         _finish(run_id, "failed", _describe(error))
         raise
-    _finish(run_id, "succeeded",
-            None if complete else "Stopped at PURGE_RUN_TIMEOUT; the next run goes on.")
+    _finish(run_id, "succeeded", None if complete else INCOMPLETE)
     return PurgeResult(run_id=run_id, deleted=deleted, batches=batches, complete=complete)
 
 
@@ -150,11 +159,24 @@ def _stale_before() -> datetime:
     return utcnow() - timedelta(seconds=current_app.config["PURGE_RUN_TIMEOUT"]) - STALE_GRACE
 
 
+def _silent_before() -> datetime:
+    return utcnow() - SILENCE_LIMIT
+
+
+def _is_dead(run: PurgeRun) -> bool:
+    last_sign = run.heartbeat_at or run.started_at
+    return run.outcome == "running" and (run.started_at < _stale_before()
+                                         or last_sign < _silent_before())
+
+
 def abandon_stale_runs() -> int:
-    """Mark runs that can no longer be alive (past their deadline) as failed; returns how many."""
+    """Mark runs that can no longer be alive (past their deadline, or silent for
+    SILENCE_LIMIT) as failed; returns how many."""
+    last_sign = func.coalesce(_runs.c.heartbeat_at, _runs.c.started_at)
     result = db.session.execute(
         update(_runs)
-        .where(_runs.c.outcome == "running", _runs.c.started_at < _stale_before())
+        .where(_runs.c.outcome == "running",
+               or_(_runs.c.started_at < _stale_before(), last_sign < _silent_before()))
         .values(outcome="failed", error=ABANDONED, finished_at=utcnow())
     )
     db.session.commit()
@@ -168,7 +190,7 @@ def last_run() -> PurgeRunView | None:
     )
     if run is None:
         return None
-    abandoned = run.outcome == "running" and run.started_at < _stale_before()
+    abandoned = _is_dead(run)
     return PurgeRunView(
         id=run.id, started_at=run.started_at, finished_at=run.finished_at, deleted=run.deleted,
         outcome="failed" if abandoned else run.outcome,
@@ -216,9 +238,9 @@ def enqueue_purge(*, enqueued_by: str, app: Flask | None = None,
         except NoSuchJobError:
             existing = None
         if existing is not None:
-            if existing.get_status(refresh=False) in _ACTIVE:
+            if _pending(existing, queue):
                 return jid, False
-            existing.delete()
+            _discard(existing, queue)
         queue.enqueue(
             purge_expired_job,
             job_id=jid,
@@ -230,3 +252,54 @@ def enqueue_purge(*, enqueued_by: str, app: Flask | None = None,
             meta={"enqueued_by": enqueued_by},
         )
     return jid, True
+
+
+def _pending(job: Job, queue: Queue) -> bool:
+    """Whether the job will still run or is running, by RQ's records and not its status alone.
+
+    A job marked queued that is neither in its queue nor started was taken off the queue by
+    a worker that died before starting it; RQ's maintenance fails such a job only after two
+    passes ten minutes apart, and until then it would block every purge. A live worker
+    crosses that state within milliseconds, so it must last STRANDED_RECHECK to count.
+    """
+    status = job.get_status(refresh=False)
+    if status != JobStatus.QUEUED or not _stranded(job.id, queue):
+        return status in _ACTIVE
+    time.sleep(STRANDED_RECHECK)
+    return not _stranded(job.id, queue)
+
+
+def _stranded(jid: str, queue: Queue) -> bool:
+    """Status queued, yet neither waiting in the queue nor started: one atomic look."""
+    with queue.connection.pipeline() as pipeline:  # MULTI/EXEC: a consistent snapshot
+        pipeline.hget(Job.key_for(jid), "status")
+        pipeline.lrange(queue.key, 0, -1)
+        pipeline.zrange(queue.started_job_registry.key, 0, -1)
+        status, waiting, started = pipeline.execute()
+    return (status is not None and as_text(status) == JobStatus.QUEUED
+            and jid not in {as_text(member) for member in waiting}
+            and jid not in {parse_job_id(as_text(member)) for member in started})
+
+
+def _discard(job: Job, queue: Queue) -> None:
+    """Delete a job that is over (or lost), so its fixed id can be queued afresh.
+
+    Job.delete fetches every execution the job lists and raises ValueError for one whose
+    record is gone — and RQ 3.0 keeps the list a minute longer than the record of an
+    execution whose worker was killed. A job that is over has no live execution, so its
+    executions are deleted here first, as Job.delete would, without fetching them. A lost
+    job's id also leaves RQ's intermediate queue, or RQ's maintenance would later fail the
+    new job that bears it.
+    """
+    connection = queue.connection
+    intermediate = queue.intermediate_queue
+    registry = job.execution_registry
+    execution_ids = [as_text(member) for member in connection.zrange(registry.key, 0, -1)]
+    with connection.pipeline() as pipeline:
+        pipeline.lrem(intermediate.key, 0, job.id)
+        pipeline.delete(intermediate.get_first_seen_key(job.id))
+        for execution_id in execution_ids:
+            Execution(execution_id, job.id, connection).delete(job=job, pipeline=pipeline)
+        pipeline.delete(registry.key)
+        pipeline.execute()
+    job.delete()

@@ -115,3 +115,9 @@ def wait_for_redis(connection: Redis, log: logging.Logger, stop_after: float | N
 
 def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
+
+
+def describe_error(error: BaseException) -> str:
+    """One log line for an error the background processes carry on after: its type and text."""
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__

@@ -5,6 +5,9 @@ only the holder of a Redis lock (with an expiry, renewed on every loop) enqueues
 scheduler stays idle and takes over within one lock TTL when the leader dies. The purge
 itself is enqueued under a fixed job id, so even two leaders in a split second, or a
 worker that is slow or down, never pile up duplicate jobs.
+
+Under `make run` one process exiting stops them all, so no error stops this one: a failed
+enqueue is logged and tried again a little later, and a loop that dies is started again.
 """
 from __future__ import annotations
 
@@ -13,15 +16,16 @@ import time
 
 from flask import Flask
 from redis import Redis
-from redis.exceptions import LockError
+from redis.exceptions import LockError, RedisError
 from rq import cron_job_registry
 from rq.cron import CronJob, CronScheduler
-from rq.exceptions import SchedulerNotFound
+from rq.exceptions import SchedulerNotFound, StopRequested
 
 from webapp.jobs.purge import QUEUE, enqueue_purge, purge_expired_job
 from webapp.jobs.queue import (
     REDIS_DOWN,
     describe,
+    describe_error,
     key,
     process_name,
     queue_name,
@@ -32,6 +36,8 @@ from webapp.jobs.queue import (
 log = logging.getLogger("webapp.jobs.scheduler")
 
 DEFAULT_LOCK_TTL = 30
+#: The longest back-off after an error; a leader still wakes every third of its lock TTL.
+MAX_RETRY_DELAY = 30.0
 
 
 class PurgeCronJob(CronJob):
@@ -73,6 +79,10 @@ class LeaderCronScheduler(CronScheduler):
         self._announced_standby = False
         #: Seconds to wait before the next try while Redis is unreachable (0 when it answers).
         self.retry_delay = 0.0
+        #: Seconds to wait before retrying an enqueue that failed otherwise (0 after a success).
+        self.error_delay = 0.0
+        #: The kind of error each failing action last reported: a lasting one is logged once.
+        self._reported: dict[str, type] = {}
 
     def hold_leadership(self) -> bool:
         """Renew the lock if ours, else try to take it; never blocks."""
@@ -106,25 +116,56 @@ class LeaderCronScheduler(CronScheduler):
             self.is_leader = False
             if not self.retry_delay:
                 log.warning("Scheduler %s cannot reach Redis (%s); retrying", self.name,
-                            " ".join(str(error).split()))
-            self.retry_delay = min(max(self.retry_delay * 2, 0.5), 30.0)
+                            describe_error(error))
+            self.retry_delay = min(max(self.retry_delay * 2, 0.5), MAX_RETRY_DELAY)
+            return []
+        except StopRequested:
+            raise
+        except Exception as error:  # noqa: BLE001 - the job stays due: retried next tick
+            self._enqueue_failed(error)
             return []
         if self.retry_delay:
             log.info("Scheduler %s reached Redis again", self.name)
-            self.retry_delay = 0.0
+        self.retry_delay = self.error_delay = 0.0
+        self._recovered("enqueue the purge")
         return enqueued
+
+    def _enqueue_failed(self, error: Exception) -> None:
+        self.error_delay = min(max(self.error_delay * 2, 0.5), MAX_RETRY_DELAY)
+        self._report("enqueue the purge", error)
+
+    def _report(self, action: str, error: Exception) -> None:
+        """Log a failed action, once for as long as it keeps failing the same way."""
+        if self._reported.get(action) is not type(error):
+            log.error("Scheduler %s could not %s (%s); retrying", self.name, action,
+                      describe_error(error), exc_info=not isinstance(error, RedisError))
+            self._reported[action] = type(error)
+
+    def _recovered(self, action: str) -> None:
+        if self._reported.pop(action, None) is not None:
+            log.info("Scheduler %s can %s again", self.name, action)
 
     def heartbeat(self) -> None:
         try:
             super().heartbeat()
         except REDIS_DOWN:
             pass  # already reported by enqueue_jobs; the next loop tries again
+        except StopRequested:
+            raise
+        except Exception as error:  # noqa: BLE001 - a registry entry is not worth stopping for
+            self._report("record its heartbeat", error)
+        else:
+            self._recovered("record its heartbeat")
 
     def save(self, pipeline=None) -> None:
         try:
             super().save(pipeline)
         except REDIS_DOWN:
             pass
+        except StopRequested:
+            raise
+        except Exception as error:  # noqa: BLE001
+            self._report("save its state", error)
 
     def calculate_sleep_interval(self) -> float:
         """Wake often enough to renew (or watch for) the lock: a third of its TTL.
@@ -136,6 +177,8 @@ class LeaderCronScheduler(CronScheduler):
             return self.retry_delay
         if not self.is_leader:
             return self.lock_ttl / 3
+        if self.error_delay:
+            return min(self.error_delay, self.lock_ttl / 3)
         return min(super().calculate_sleep_interval(), self.lock_ttl / 3)
 
     def register_death(self, pipeline=None) -> None:
@@ -143,12 +186,12 @@ class LeaderCronScheduler(CronScheduler):
         try:
             if self.lock.local.token is not None:
                 self.lock.release()
-        except (LockError, *REDIS_DOWN):
+        except (RedisError, *REDIS_DOWN):  # not ours any more, or unreachable: it expires
             pass
         self.is_leader = False
         try:
             super().register_death(pipeline)
-        except (SchedulerNotFound, *REDIS_DOWN):  # never registered, or pruned while away
+        except (SchedulerNotFound, RedisError, *REDIS_DOWN):  # never registered, pruned, …
             pass
 
 
@@ -176,19 +219,36 @@ def leader_lock_key(app: Flask) -> str:
 
 
 def run_scheduler(app: Flask, *, lock_ttl: int = DEFAULT_LOCK_TTL) -> None:
-    """Run until SIGINT/SIGTERM; waits for Redis first rather than exiting."""
+    """Run until SIGINT/SIGTERM; waits for Redis first, and restarts after any error."""
     from webapp.jobs.worker import configure_logging
 
     configure_logging()
     scheduler = build_scheduler(app, lock_ttl=lock_ttl)
     log.info("Scheduler %s starting on %s (leader lock TTL %s s)", scheduler.name,
              describe(app.config["REDIS_URL"]), lock_ttl)
-    while True:
+    delay = 0.5
+    try:
+        while True:
+            started = time.monotonic()
+            if _run_until_stopped(scheduler):
+                return
+            delay = 1.0 if time.monotonic() - started > 60 else min(delay * 2, MAX_RETRY_DELAY)
+            time.sleep(delay)
+    except StopRequested:  # signalled between two runs (RQ's handlers raise it)
+        return
+
+
+def _run_until_stopped(scheduler: LeaderCronScheduler) -> bool:
+    """One run of RQ's loop: True when a signal stopped it, False when an error did."""
+    try:
         wait_for_redis(scheduler.connection, log)
-        try:
-            scheduler.start()  # returns on SIGINT/SIGTERM; the lock is released on the way out
-            return
-        except REDIS_DOWN as error:  # lost between the ping and RQ's registration
-            log.warning("Scheduler could not register with Redis (%s); retrying",
-                        " ".join(str(error).split()))
-            time.sleep(1)
+        scheduler.start()  # returns on SIGINT/SIGTERM; the lock is released on the way out
+        return True
+    except StopRequested:
+        raise
+    except REDIS_DOWN as error:  # lost between the ping and RQ's registration
+        log.warning("Scheduler could not register with Redis (%s); retrying", describe_error(error))
+    except Exception as error:  # noqa: BLE001 - under `make run` an exit stops everything
+        log.error("Scheduler loop stopped on an error (%s); restarting it", describe_error(error),
+                  exc_info=not isinstance(error, RedisError))
+    return False

@@ -1,7 +1,9 @@
 """The RQ worker for this app's queues, kept alive across Redis outages.
 
 The worker process builds the app once (the `flask` CLI does) and binds it here; every job
-then runs in a fresh app context of that app inside RQ's forked work horse.
+then runs in a fresh app context of that app inside RQ's forked work horse. Under `make run`
+one process exiting stops them all, so only a signal stops this one: after any error a new
+RQ worker starts, once Redis answers and after a back-off.
 """
 from __future__ import annotations
 
@@ -10,9 +12,21 @@ import os
 import time
 
 from flask import Flask, current_app, has_app_context
+from redis import Redis
+from redis.exceptions import RedisError
 from rq import Worker
+from rq.defaults import DEFAULT_JOB_MONITORING_INTERVAL
+from rq.exceptions import StopRequested
 
-from webapp.jobs.queue import REDIS_DOWN, all_queues, describe, process_name, redis_connection, wait_for_redis
+from webapp.jobs.queue import (
+    REDIS_DOWN,
+    all_queues,
+    describe,
+    describe_error,
+    process_name,
+    redis_connection,
+    wait_for_redis,
+)
 
 log = logging.getLogger("webapp.jobs.worker")
 
@@ -75,34 +89,50 @@ def configure_logging() -> None:
         logger.propagate = False
 
 
-def run_worker(app: Flask, *, burst: bool = False) -> bool:
+def run_worker(app: Flask, *, burst: bool = False,
+               job_monitoring_interval: int = DEFAULT_JOB_MONITORING_INTERVAL) -> bool:
     """Work the app's queues; returns whether any job ran.
 
-    In burst mode Redis must answer now (a redis error propagates). Otherwise the worker
-    waits for Redis, and if RQ's loop gives up on a lost connection it starts a new
-    worker once Redis is back, until a signal asks it to stop.
+    In burst mode Redis must answer now, and any error propagates. Otherwise the worker
+    waits for Redis, and whenever RQ's loop ends other than on a signal (a lost connection,
+    a READONLY or MISCONF reply, …) it starts a new worker after a back-off.
+    `job_monitoring_interval` is how often a busy worker reports: a worker killed mid-job
+    is noticed by RQ about a minute after its last report.
     """
     configure_logging()
     bind_worker_app(app)
     connection = redis_connection(app)
     if burst:
         connection.ping()
+        return _worker(app, connection, job_monitoring_interval).work(
+            burst=True, logging_level="INFO")
     worked = False
     delay = 1.0
-    while True:
-        if not burst:
-            wait_for_redis(connection, log)
-        worker = AppWorker(all_queues(app, connection), connection=connection,
-                           name=process_name("worker", app))
-        started = time.monotonic()
-        try:
-            worked = worker.work(burst=burst, logging_level="INFO") or worked
-        except REDIS_DOWN as error:
-            if burst:
+    try:
+        while True:
+            started = time.monotonic()
+            worker = None
+            try:
+                wait_for_redis(connection, log)
+                worker = _worker(app, connection, job_monitoring_interval)
+                worked = worker.work(logging_level="INFO") or worked
+            except StopRequested:
                 raise
-            log.warning("Worker lost Redis at %s (%s); restarting when it answers",
-                        describe(app.config["REDIS_URL"]), " ".join(str(error).split()))
-        if burst or worker.stop_signalled:
-            return worked
-        delay = 1.0 if time.monotonic() - started > 60 else min(delay * 2, 30.0)
-        time.sleep(delay)
+            except REDIS_DOWN as error:
+                log.warning("Worker lost Redis at %s (%s); restarting when it answers",
+                            describe(app.config["REDIS_URL"]), describe_error(error))
+            except Exception as error:  # noqa: BLE001 - under `make run` an exit stops everything
+                log.error("Worker stopped on an error (%s); restarting", describe_error(error),
+                          exc_info=not isinstance(error, RedisError))
+            if worker is not None and worker.stop_signalled:
+                return worked
+            delay = 1.0 if time.monotonic() - started > 60 else min(delay * 2, 30.0)
+            time.sleep(delay)
+    except StopRequested:  # signalled between two workers (RQ's handler raises it when idle)
+        return worked
+
+
+def _worker(app: Flask, connection: Redis, job_monitoring_interval: int) -> AppWorker:
+    return AppWorker(all_queues(app, connection), connection=connection,
+                     name=process_name("worker", app),
+                     job_monitoring_interval=job_monitoring_interval)

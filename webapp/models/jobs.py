@@ -15,6 +15,8 @@ class PurgeRun(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     started_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, index=True)
     finished_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    # Moved on with every committed batch: a "running" run that stops moving is dead.
+    heartbeat_at: Mapped[object | None] = mapped_column(UTCDateTime)
     deleted: Mapped[int] = mapped_column(default=0)
     # "running", "succeeded" or "failed"
     outcome: Mapped[str] = mapped_column(String(16), default="running")
