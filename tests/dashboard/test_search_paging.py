@@ -68,3 +68,33 @@ def test_the_page_says_when_more_users_match_than_are_counted(web, tenants, monk
 
     assert "1–25 of more than 30 users" in page
     assert "refine the search" in page
+
+
+def test_any_string_is_searched_literally_and_in_any_case(tenants):
+    """On SQLite the trigram table finds the candidates; quotes, operators and non-ASCII
+    letters must reach it as one literal string."""
+    names = ['Ünal.Öz', 'say "hi"', "a OR b", "x*y", "near(z)"]
+    add_users(tenants.acme, names)
+
+    def found(q: str) -> list[str]:
+        return [u.username for u in user_search.search(tenants.superadmin, q, None, 1).users]
+
+    assert found("ünal.ö") == ["Ünal.Öz"]
+    assert found('y "hi') == ['say "hi"']
+    assert found("a or b") == ["a OR b"]
+    assert found("x*y") == ["x*y"]
+    assert found("ar(z") == ["near(z)"]
+    assert found("zzz") == []
+
+
+def test_renamed_users_are_found_by_their_new_name(tenants):
+    add_users(tenants.acme, ["oldname-1"])
+    user = User.by_username("oldname-1")
+    user.username = "newname-1"
+    db.session.commit()
+    assert [u.username for u in user_search.search(tenants.superadmin, "newname", None, 1).users] \
+        == ["newname-1"]
+    assert user_search.search(tenants.superadmin, "oldname", None, 1).users == []
+    db.session.delete(user)
+    db.session.commit()
+    assert user_search.search(tenants.superadmin, "newname", None, 1).users == []
