@@ -66,6 +66,16 @@ def run_migrations_offline():
         context.run_migrations()
 
 
+# Made by migrations alone, with nothing in the models to match: PostgreSQL's trigram
+# indexes (0002) and SQLite's trigram full-text table with its shadow tables (0005).
+MIGRATION_ONLY = ("ix_users_username_lower_trgm", "ix_users_email_lower_trgm", "users_search")
+
+
+def include_object(obj, name, type_, reflected, compare_to):
+    """Autogenerate must not offer to drop what only migrations create."""
+    return not (reflected and compare_to is None and (name or "").startswith(MIGRATION_ONLY))
+
+
 def run_migrations_online():
     """Run migrations in 'online' mode.
 
@@ -87,6 +97,7 @@ def run_migrations_online():
     conf_args = current_app.extensions['migrate'].configure_args
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
+    conf_args.setdefault("include_object", include_object)
 
     connectable = get_engine()
 
