@@ -58,6 +58,7 @@ def set_password(actor: audit.Actor, user: User, password: str) -> None:
     if not password:
         raise ValidationError.single("password", "The password may not be empty.")
     user.set_password(password)
+    user.end_sessions()  # whoever was signed in with the old password is no longer
     audit.record(actor, "user.set_password", target_user=user)
 
 

@@ -90,6 +90,8 @@ def from_environment() -> dict:
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
         "RATELIMIT_HEADERS_ENABLED": True,
+        # A signed-in session ends after this many seconds without a request.
+        "PERMANENT_SESSION_LIFETIME": _int("SESSION_LIFETIME", 12 * 3600),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", False),
@@ -116,6 +118,7 @@ MINIMUMS = {
     "PURGE_INTERVAL": 1,
     "PURGE_BATCH_SIZE": 1,
     "PURGE_RUN_TIMEOUT": 1,
+    "PERMANENT_SESSION_LIFETIME": 60,
 }
 
 

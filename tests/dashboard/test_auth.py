@@ -92,7 +92,7 @@ def test_signing_in_renews_the_session(web, alice):
     assert after != before
     with web.session_transaction() as session:
         assert "planted" not in session
-        assert session["_user_id"] == str(alice.id)
+        assert session["_user_id"] == f"{alice.id}:{alice.session_version}"
     # The CSRF token of the old session is no longer accepted either.
     response = web.post("/logout", data={"csrf_token": token})
     assert response.status_code == 400
@@ -135,7 +135,7 @@ def test_logout_is_a_post_with_a_csrf_token(web, alice):
     assert "text/html" in refused.content_type
     assert web.get_cookie("session") is not None
     with web.session_transaction() as session:
-        assert session["_user_id"] == str(alice.id)
+        assert session["_user_id"] == f"{alice.id}:{alice.session_version}"
     response = post_form(web, "/logout")
     assert response.status_code == 302
     assert response.headers["Location"] == "/login"

@@ -9,8 +9,11 @@ Hardening, each covered by tests/dashboard/test_auth.py:
   `SESSION_COOKIE_SECURE` is set, and also whenever the request came over HTTPS
   (`request.is_secure`; behind a TLS-terminating proxy set `PROXY_FIX_HOPS` so the
   forwarded scheme is believed, or simply set `SESSION_COOKIE_SECURE=true`).
-- Signing out is a POST with a CSRF token; `?next=` is followed only to a path on this site.
+- Signing out is a POST with a CSRF token, and ends every session of the user (a copied
+  cookie stops working); so does a new password. `?next=` is followed only to a path on
+  this site.
 - Inactive users cannot sign in, and a session of a user made inactive stops working.
+- A session left unused for SESSION_LIFETIME seconds (12 hours by default) has ended.
 """
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ from flask_login import current_user, login_user, logout_user
 from webapp.dashboard.forms import LoginForm
 from webapp.extensions import db, limiter, login_manager
 from webapp.hashing import hash_password, verify_password
+from webapp.http import ID_MAX
 from webapp.models import User
 
 bp = Blueprint("auth", __name__)
@@ -54,9 +58,16 @@ def _use_session_interface(state) -> None:
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.is_active else None
+def load_user(session_id: str) -> User | None:
+    """The active user a session names, if the session is of their current version
+    (User.get_id): signing out or a new password ends every older session."""
+    user_id, _, version = session_id.partition(":")
+    if not (user_id.isascii() and user_id.isdigit() and version.isascii() and version.isdigit()):
+        return None
+    user = db.session.get(User, int(user_id)) if int(user_id) <= ID_MAX else None
+    if user is None or not user.is_active or str(user.session_version) != version:
+        return None
+    return user
 
 
 def safe_next(target: str | None) -> str | None:
@@ -119,8 +130,10 @@ def login():
     if form.validate_on_submit():
         user = authenticate(form.username.data, form.password.data)
         if user is not None:
-            # A fresh session on sign-in: nothing from before survives (no fixation).
+            # A fresh session on sign-in: nothing from before survives (no fixation). It
+            # lasts SESSION_LIFETIME from the last request: an idle session runs out.
             session.clear()
+            session.permanent = True
             login_user(user)
             return redirect(next_url or url_for("dashboard.home"))
         flash("Wrong username or password.", "error")
@@ -130,6 +143,11 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    """Ends every session of the user, not only this browser's: a copy of the cookie taken
+    before (or a session left open elsewhere) stops working too."""
+    if current_user.is_authenticated:
+        current_user.end_sessions()
+        db.session.commit()
     logout_user()
     session.clear()
     flash("You are signed out.", "info")
