@@ -2,6 +2,7 @@
  * Enhances every <textarea data-json-editor> into a CodeMirror editor with JSON syntax
  * highlighting and live validation. The page works without it: the textarea is a plain
  * form field, and the server applies the same rules either way (it has the last word).
+ * The behaviour of every page (confirmations and the like) lives in app.js.
  */
 (function () {
   "use strict";
@@ -51,7 +52,8 @@
     }
     var whole = { from: { line: 0, ch: 0 }, to: { line: 0, ch: 1 } };
     if (value === null || typeof value !== "object" || Array.isArray(value)) {
-      var kind = value === null ? "null" : Array.isArray(value) ? "a list" : typeof value;
+      // The same words as the server's check (webapp/dashboard/user_page.py, _kind).
+      var kind = value === null ? "null" : Array.isArray(value) ? "a list" : "a " + typeof value;
       return [Object.assign({ message: "The document must be a JSON object ({ … }), not " + kind + "." }, whole)];
     }
     if (maxBytes && byteLength(JSON.stringify(value)) > maxBytes) {
@@ -135,18 +137,8 @@
     textarea.jsonEditor = editor;
   }
 
-  function confirmDeletes() {
-    var forms = document.querySelectorAll("form[data-confirm]");
-    for (var i = 0; i < forms.length; i++) {
-      forms[i].addEventListener("submit", function (event) {
-        if (!window.confirm(this.getAttribute("data-confirm"))) { event.preventDefault(); }
-      });
-    }
-  }
-
   document.addEventListener("DOMContentLoaded", function () {
     var areas = document.querySelectorAll("textarea[data-json-editor]");
     for (var i = 0; i < areas.length; i++) { enhance(areas[i]); }
-    confirmDeletes();
   });
 })();

@@ -2,15 +2,21 @@
 
 Roles: superadmin, tenant admin of acme, support of acme, plain member of acme, a user
 who belongs nowhere, and nobody signed in. "Own" means acme, "other" means globex. Each
-role is one test that walks every page (and every management POST), so a failure lists
-every rule that broke at once.
+role is one test that walks every page (and every management POST, and every metadata
+write on a user's page), so a failure lists every rule that broke at once.
 """
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import func, select
 
 from tests.dashboard.conftest import csrf_token, login
 from tests.dashboard.world import SUPERADMIN_ACTIONS, World, actions, snapshot, world  # noqa: F401
+from webapp.extensions import db
+from webapp.metadata import per_client
+from webapp.metadata import platform as platform_docs
+from webapp.metadata.audit import Actor
+from webapp.models import AuditEvent
 
 ROLES = ["superadmin", "tenant_admin", "support", "member", "outsider", "anonymous"]
 
@@ -146,8 +152,8 @@ def test_a_support_member_who_is_admin_elsewhere_manages_only_that_platform(web,
 # --- Error pages: friendly HTML for people, JSON under /api/ -------------------------------
 
 def test_dashboard_errors_are_friendly_html_pages(web, world):
-    login(web, world.acme_member)
-    forbidden = web.get("/admin/")
+    login(web, world.acme_support)
+    forbidden = web.get("/admin/audit")
     assert forbidden.status_code == 403 and "text/html" in forbidden.content_type
     assert "You do not have access to this page" in forbidden.get_data(as_text=True)
     assert 'class="topbar"' in forbidden.get_data(as_text=True)  # the site's own layout
@@ -178,3 +184,71 @@ def test_api_errors_stay_json(web, world, method, url, status):
     assert response.status_code == status
     assert response.content_type.startswith("application/json")
     assert response.get_json() is not None
+
+
+# --- Metadata writes: the user page's three forms, by everyone who might try --------------
+
+# who (a World attribute; None: nobody signed in) and the answer to every metadata write
+# aimed at alice, an acme member: 302 back to her page when allowed, else refused.
+METADATA_WRITERS = {
+    "superadmin": ("root", 302),
+    "own tenant admin": ("acme_admin", 302),
+    "own tenant support": ("acme_support", 302),
+    "support of another tenant": ("globex_support", 404),
+    "admin of another tenant": ("globex_admin", 404),
+    "plain member": ("acme_member", 403),
+    "outsider": ("outsider", 403),
+    "anonymous": (None, 302),
+}
+
+
+def metadata_writes(w: World) -> list[tuple[str, str, dict]]:
+    """(label, url, form data) of each metadata form of the user page, aimed at alice."""
+    base = f"/admin/users/{w.alice.id}"
+    etag = platform_docs.get_document(w.alice, w.acme).etag
+    return [
+        ("document save", f"{base}/platforms/acme/metadata",
+         {"metadata": '{"plan": "pro"}', "etag": etag}),
+        ("entry save", f"{base}/clients/{w.acme_client.id}/entries",
+         {"key": "added", "value": "new"}),
+        ("entry delete", f"{base}/clients/{w.acme_client.id}/entries/delete", {"key": "theme"}),
+    ]
+
+
+def alices_metadata(w: World) -> dict:
+    db.session.expire_all()
+    return {
+        "document": platform_docs.get_document(w.alice, w.acme).data,
+        "entries": {e.key: e.value for e in per_client.list_entries(w.alice, w.acme_client)},
+        "audit_events": db.session.scalar(select(func.count(AuditEvent.id))),
+    }
+
+
+@pytest.mark.parametrize("writer", METADATA_WRITERS)
+def test_metadata_writes_answer_each_writer_as_the_rules_say(web, world, writer):
+    setup = Actor.system("cli", "setup")
+    platform_docs.replace_document(setup, world.alice, world.acme, {"plan": "free"})
+    per_client.put_entry(setup, world.alice, world.acme_client, "theme", {"value": "dark"})
+    db.session.commit()
+    who, status = METADATA_WRITERS[writer]
+    if who is not None:
+        login(web, getattr(world, who))
+    token = csrf_token(web)
+    allowed = who is not None and status == 302
+    wrong = []
+    for label, url, data in metadata_writes(world):
+        before = alices_metadata(world)
+        response = web.post(url, data={**data, "csrf_token": token})
+        after = alices_metadata(world)
+        location = response.headers.get("Location", "")
+        if response.status_code != status:
+            wrong.append(f"{label}: {response.status_code}, expected {status}")
+        elif status == 302 and allowed != location.startswith(f"/admin/users/{world.alice.id}"):
+            wrong.append(f"{label}: redirected to {location}")
+        elif status == 302 and not allowed and not location.startswith("/login"):
+            wrong.append(f"{label}: redirected to {location}, not to the login page")
+        if allowed and after == before:
+            wrong.append(f"{label}: allowed but changed nothing")
+        if not allowed and after != before:
+            wrong.append(f"{label}: refused with {response.status_code} but changed {before} to {after}")
+    assert not wrong, "\n".join(wrong)

@@ -275,7 +275,7 @@ def test_client_names_and_redirect_uris_with_markup_are_shown_as_text(admin, wor
                              redirect_uris=(f"https://x.acme.test/{XSS_SCRIPT}",))
     escaped_name = "&lt;/textarea&gt;&lt;img src=x onerror=alert(1)&gt;"
     for url in ("/admin/platforms/acme/clients", f"/admin/platforms/acme/clients/{hostile.id}"):
-        page = text(admin.get(url))
+        page = text(admin.get(url)).replace("<wbr>", "")  # the list marks where URIs may wrap
         assert XSS_NAME not in page and XSS_SCRIPT not in page
         assert escaped_name in page
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page

@@ -20,8 +20,17 @@ from webapp.models import User
 
 
 def _cursor(name: str) -> int | None:
+    """An event id from the query string, or None (the newest page) for anything else.
+
+    Only ASCII digits count: str.isdigit() also accepts "²", which int() refuses. Event ids
+    are 64-bit; a larger cursor would overflow the query's parameter.
+    """
+    largest = 2**63 - 1
     raw = request.args.get(name, "")
-    return int(raw) if raw.isdigit() else None
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(largest)):
+        return None
+    number = int(raw)
+    return number if number <= largest else None
 
 
 def _user_named(field) -> User | None:

@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import functools
 
-from flask import abort, current_app, render_template, request, url_for
+from flask import abort, current_app, g, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from werkzeug.exceptions import Forbidden, HTTPException
+from werkzeug.exceptions import Forbidden, HTTPException, InternalServerError
 from werkzeug.exceptions import NotFound as HTTPNotFound
 
 from webapp import access
 from webapp.dashboard import bp
+from webapp.extensions import db
 from webapp.metadata import audit
 from webapp.metadata.errors import NotFound, PermissionDenied, ValidationError
 
@@ -75,12 +76,35 @@ def apply_errors(form: FlaskForm, error: ValidationError, fields: dict[str, str]
             form.form_errors.extend(messages)
 
 
+# Far beyond any real listing, and small enough that (page - 1) * per_page stays a valid SQL
+# OFFSET on every engine (PostgreSQL refuses one past 2**63 - 1 with an error, not a page).
+MAX_PAGE = 1_000_000
+
+
 def page_number(name: str = "page") -> int:
-    """A page number from the query string; anything unreadable is the first page."""
-    try:
-        return max(1, int(request.args.get(name, "1")))
-    except ValueError:
+    """A page number from the query string; anything unreadable or out of range is the first page.
+
+    Only ASCII digits count: str.isdigit() also accepts "²" (which int() refuses), and int()
+    accepts other scripts' digits and refuses numbers of more than 4300 digits.
+    """
+    raw = request.args.get(name, "1")
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(MAX_PAGE)):
         return 1
+    number = int(raw)
+    return number if 1 <= number <= MAX_PAGE else 1
+
+
+def has_dashboard() -> bool:
+    """Whether the signed-in user may use the dashboard at all (asked once per request).
+
+    Members of no staff role are signed in (the OAuth login uses the same session) but get
+    no dashboard: every page would answer 403, so the navigation must not offer them any.
+    """
+    if not current_user.is_authenticated:
+        return False
+    if "has_dashboard" not in g:
+        g.has_dashboard = access.can_use_dashboard(current_user)
+    return g.has_dashboard
 
 
 @bp.app_context_processor
@@ -96,7 +120,8 @@ def dashboard_navigation():
             return None
         return url_for("dashboard.user_detail", user_id=user_id)
 
-    return {"nav_can_read_audit": can_read_audit, "user_page_url": user_page_url}
+    return {"nav_can_read_audit": can_read_audit, "nav_has_dashboard": has_dashboard,
+            "user_page_url": user_page_url}
 
 
 # --- Error pages --------------------------------------------------------------------------
@@ -111,16 +136,28 @@ ERROR_TITLES = {
     403: "You do not have access to this page",
     404: "Page not found",
     405: "That is not allowed here",
+    413: "That request is too large",
     429: "Too many attempts",
+    500: "Something went wrong",
 }
+NO_DASHBOARD_TITLE = "Your account has no dashboard access"
 
 
 def render_error_page(error: HTTPException):
+    """The site's error page for `error`; a 500 says nothing of what went wrong."""
     code = error.code or 500
+    if code >= 500:
+        # The failure may have left the transaction aborted (PostgreSQL refuses every later
+        # statement); the page itself asks the database who is signed in.
+        db.session.rollback()
+    # A signed-in user with no staff role anywhere: every dashboard page is a 403, so the
+    # page says so instead of offering links that all lead back here.
+    no_dashboard = code == 403 and current_user.is_authenticated and not has_dashboard()
+    title = NO_DASHBOARD_TITLE if no_dashboard else ERROR_TITLES.get(code, "Something went wrong")
     template = f"errors/{code}.html" if code in (403, 404, 429) else "errors/error.html"
     response = current_app.make_response(
-        (render_template(template, error=error, code=code,
-                         title=ERROR_TITLES.get(code, "Something went wrong")), code)
+        (render_template(template, error=error, code=code, title=title,
+                         no_dashboard=no_dashboard), code)
     )
     for name, value in error.get_headers():
         if name.lower() != "content-type":
@@ -151,6 +188,31 @@ def html_error_page(error: HTTPException):
 html_error_page.is_html_error_page = True
 for _code in ERROR_TITLES:
     bp.app_errorhandler(_code)(html_error_page)
+
+
+@bp.record_once
+def _unexpected_errors_get_the_error_page(state) -> None:
+    """Wrap the app-wide `Exception` handler of webapp.api so people get the 500 page.
+
+    That handler logs the error and answers JSON under /api/; elsewhere it returns a bare
+    InternalServerError, which Flask would send as werkzeug's plain page (returning an
+    exception does not run the 500 handler above). The dashboard is registered after the
+    APIs, so the handler is there to wrap; without one the error is logged here.
+    """
+    handlers = state.app.error_handler_spec.setdefault(None, {}).setdefault(None, {})
+    inner = handlers.get(Exception)
+
+    def unexpected_error(error: Exception):
+        if inner is not None:
+            answer = inner(error)
+        else:
+            current_app.logger.exception("Unhandled error on %s %s", request.method, request.path)
+            answer = InternalServerError()
+        if isinstance(answer, InternalServerError) and not request.path.startswith("/api/"):
+            return render_error_page(answer)
+        return answer
+
+    handlers[Exception] = unexpected_error
 
 
 @bp.errorhandler(NotFound)

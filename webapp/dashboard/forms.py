@@ -27,6 +27,20 @@ class DocumentForm(FlaskForm):
     etag = HiddenField(validators=[DataRequired()])
 
 
+def textarea_newlines(text: str | None) -> str | None:
+    """A textarea's text with the line breaks it was shown with.
+
+    Browsers submit every line break of a textarea as CRLF (HTML's form encoding), so a
+    value "a\nb" shown in the edit form would come back as "a\r\nb", changed and one
+    character longer per line. A textarea cannot hold a CR apart from its LF anyway, so the
+    form turns CRLF and lone CR into LF. Only this form does: the domain stores what it is
+    given, and an API client's CRLF stays CRLF.
+    """
+    if text is None:
+        return None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 class EntryForm(FlaskForm):
     """Add or edit a per-client key. The rules (pattern, length, expiry) are the domain's.
 
@@ -35,7 +49,7 @@ class EntryForm(FlaskForm):
     """
 
     key = StringField("Key")
-    value = TextAreaField("Value")
+    value = TextAreaField("Value", filters=[textarea_newlines])
     expires_at = StringField("Expires at (UTC)")
     etag = HiddenField()
 

@@ -116,12 +116,15 @@ def render_user_page(
         )
         for client in clients:
             clients_by_platform.setdefault(client.platform_id, []).append(client)
+    entries_by_client = per_client.list_entries_by_client(
+        user, [client for clients in clients_by_platform.values() for client in clients]
+    )
     edit_client, _, edit_key = request.args.get("edit", "").partition(":")
     sections = []
     for platform in platforms:
         client_sections = []
         for client in clients_by_platform.get(platform.id, []):
-            entries = per_client.list_entries(user, client)
+            entries = entries_by_client[client.id]
             etags = {entry.key: per_client.etag(entry) for entry in entries}
             form = entry_forms.get(client.id)
             if form is None:
@@ -217,26 +220,54 @@ def save_document(user_id: int, platform_key: str):
                             _anchor=f"platform-{platform.platform_key}"))
 
 
-def parse_json_text(text: str) -> Any:
-    """The editor's text as JSON, or ValueError with a message an admin can act on.
+def parse_json_text(text: str) -> dict[str, Any]:
+    """The editor's text as a JSON object, or ValueError with a message an admin can act on.
 
-    Only parsing is done here; whether the document may be stored (an object, its size and
-    depth) is decided by webapp.metadata.platform.
+    The messages are the editor's own (static/js/json-editor.js), so an admin reads the same
+    words with JavaScript or without; the domain's (webapp.metadata.platform) are worded for
+    API clients. Whether the object may be stored (its size and depth) is the domain's call.
     """
     if not text.strip():
         raise ValueError("The document is empty. Enter a JSON object, such as {}.")
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        document = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as error:
         raise ValueError(
             f"This is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})."
         ) from None
+    except _RefusedConstant as error:
+        raise ValueError(str(error)) from None
     except RecursionError:
         raise ValueError("The document is nested too deeply.") from None
+    except ValueError:
+        # Python's own limits, such as a number of more than 4300 digits; its message
+        # speaks of interpreter settings, not of the document.
+        raise ValueError("This JSON cannot be stored: a number in it has too many digits, "
+                         "or a value is too large to read.") from None
+    if not isinstance(document, dict):
+        raise ValueError(f"The document must be a JSON object ({{ … }}), not {_kind(document)}.")
+    return document
+
+
+def _kind(value: Any) -> str:
+    """What a JSON value is, in the editor's words."""
+    if value is None:
+        return "null"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return "a string"
+    return "a number"
+
+
+class _RefusedConstant(ValueError):
+    pass
 
 
 def _refuse_constant(name: str):
-    raise ValueError(f"This is not valid JSON: {name} is not a JSON value.")
+    raise _RefusedConstant(f"This is not valid JSON: {name} is not a JSON value.")
 
 
 @bp.route("/users/<int:user_id>/clients/<int:client_pk>/entries", methods=["POST"])

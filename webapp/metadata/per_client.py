@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -65,6 +65,27 @@ def list_entries(user: User, client: OAuth2Client) -> list[ClientMetadataEntry]:
     return list(db.session.scalars(
         select(_Entry).where(_of(user, client), _live()).order_by(_key_order())
     ))
+
+
+def list_entries_by_client(
+    user: User, clients: Iterable[OAuth2Client]
+) -> dict[int, list[ClientMetadataEntry]]:
+    """The live entries each client keeps for the user, by client id, each list sorted by key.
+
+    One query for any number of clients (the dashboard shows every client of a platform on
+    one page); a client that keeps nothing for the user has an empty list.
+    """
+    by_client: dict[int, list[ClientMetadataEntry]] = {client.id: [] for client in clients}
+    if not by_client:
+        return by_client
+    entries = db.session.scalars(
+        select(_Entry)
+        .where(_Entry.user_id == user.id, _Entry.client_id.in_(list(by_client)), _live())
+        .order_by(_Entry.client_id, _key_order())
+    )
+    for entry in entries:
+        by_client[entry.client_id].append(entry)
+    return by_client
 
 
 def get_entry(user: User, client: OAuth2Client, key: str) -> ClientMetadataEntry:

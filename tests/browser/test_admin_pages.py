@@ -1,0 +1,211 @@
+"""Platform administration, the superadmin page and the error pages in a real browser, under
+the app's Content-Security-Policy (see conftest): destructive buttons ask first, the one-time
+secret selects itself, long values stay readable, and every page is kept as a screenshot."""
+from __future__ import annotations
+
+import re
+
+import pytest
+import requests
+from playwright.sync_api import Page, expect
+
+from tests.browser.test_dashboard import API, sign_in
+from tests.dashboard.conftest import Tenants
+from tests.factories import bearer_token, make_api_token, make_client
+from webapp.extensions import db
+from webapp.metadata import per_client
+
+pytestmark = pytest.mark.browser
+
+LONG_URI = ("https://integrations.example-enterprise-customer.test/oauth2/v1/callbacks/"
+            "metadata-service/acme-production-environment/complete")
+LONG_VALUE = "".join(f"line {n:04d} of a long exported setting; " for n in range(150))
+MULTILINE = "first line\nsecond line\n\nfourth line"
+
+
+@pytest.fixture
+def world(app):
+    """Two tenants with a client that has long redirect URIs, tokens, and Alice's long values."""
+    tenants = Tenants()
+    wide, _ = make_client(tenants.acme, name="Acme integrations gateway",
+                          redirect_uris=(LONG_URI, "https://app.example.test/oauth/callback",
+                                         "http://localhost:8080/callback"),
+                          grant_types=("authorization_code", "refresh_token",
+                                       "client_credentials"))
+    make_api_token(tenants.alice)
+    per_client.put_entry(API, tenants.alice, tenants.acme_client, "export", {"value": LONG_VALUE})
+    per_client.put_entry(API, tenants.alice, tenants.acme_client, "note", {"value": MULTILINE})
+    per_client.put_entry(API, tenants.alice, tenants.acme_client, "theme",
+                         {"value": "dark", "expires_at": "2099-01-02T03:04:05Z"})
+    values = {
+        "alice_id": tenants.alice.id,
+        "carol_id": tenants.carol.id,
+        "client_id": tenants.acme_client.id,
+        "wide_client_id": wide.id,
+        "alice_bearer": bearer_token(tenants.acme_client, tenants.alice),
+    }
+    db.session.commit()
+    return values
+
+
+def answer_next_dialog(page: Page, accept: bool) -> list[str]:
+    """Answer the next confirm() the page asks; the list receives its question."""
+    asked: list[str] = []
+
+    def answer(dialog):
+        asked.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", answer)
+    return asked
+
+
+def test_signing_in_and_the_error_pages(page, live_server, world, screenshot):
+    base = live_server
+    page.goto(f"{base}/login")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    screenshot(page, "login")
+
+    # A plain member: told plainly, offered nothing that leads back here.
+    sign_in(page, base, "acme-member")
+    expect(page.locator("h1")).to_have_text("Your account has no dashboard access")
+    expect(page.locator("header.topbar a")).to_have_count(0)
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    expect(page.get_by_role("link", name="Go to the dashboard")).to_have_count(0)
+    screenshot(page, "error-403-no-dashboard")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(f"{base}/login")
+
+    sign_in(page, base, "acme-admin")
+    page.goto(f"{base}/admin/platforms/no-such")
+    expect(page.locator("h1")).to_have_text("Page not found")
+    expect(page.get_by_role("link", name="Go to the dashboard")).to_be_visible()
+    screenshot(page, "error-404")
+
+
+def test_a_tenant_admin_manages_members_clients_and_tokens(page, live_server, world,
+                                                           screenshot):
+    base = live_server
+    sign_in(page, base, "acme-admin")
+
+    # Members: removing asks first, and nothing happens until the admin agrees.
+    page.goto(f"{base}/admin/platforms/acme")
+    screenshot(page, "platform-members")
+    carol = page.locator('tr[data-member="carol"]')
+    asked = answer_next_dialog(page, accept=False)
+    carol.get_by_role("button", name="Remove carol").click()
+    expect(carol).to_be_visible()
+    assert asked and asked[0].startswith("Remove carol from Acme Corp?")
+    answer_next_dialog(page, accept=True)
+    carol.get_by_role("button", name="Remove carol").click()
+    expect(page.locator(".flash-success")).to_have_text("carol is no longer a member of Acme Corp.")
+    expect(carol).to_have_count(0)
+
+    # OAuth clients: the register form above the list, as on the other tabs.
+    page.goto(f"{base}/admin/platforms/acme/clients")
+    form_top = page.locator("#register").bounding_box()["y"]
+    list_top = page.locator("table.clients-table").bounding_box()["y"]
+    assert form_top < list_top
+    wide = page.locator(f'tr[data-client="{world["wide_client_id"]}"]')
+    # Short identifiers are never cut in the middle; a long URI may wrap.
+    assert_one_line(wide.locator(".client-id"))
+    for scope in wide.locator("td.scopes div").all():
+        assert_one_line(scope)
+    screenshot(page, "platform-clients")
+
+    # Rotating a secret asks first; then the new secret is shown once, selected on focus.
+    wide.get_by_role("link", name="Edit").click()
+    grants = page.locator("dl.facts .grant")
+    expect(grants).to_have_text(["authorization_code", "refresh_token", "client_credentials"])
+    for grant in grants.all():
+        assert_one_line(grant)
+    asked = answer_next_dialog(page, accept=False)
+    page.get_by_role("button", name="Rotate secret").click()
+    expect(page.get_by_role("heading", name="Rotate the secret")).to_be_visible()
+    assert asked and asked[0].startswith("Rotate the secret of Acme integrations gateway?")
+    answer_next_dialog(page, accept=True)
+    page.get_by_role("button", name="Rotate secret").click()
+    expect(page.get_by_role("heading", name="New secret for Acme integrations gateway")).to_be_visible()
+    secret = page.locator("#secret-value")
+    secret.focus()
+    assert page.evaluate("() => { const s = document.getElementById('secret-value');"
+                         " return s.selectionStart === 0 && s.selectionEnd === s.value.length"
+                         " && s.value.length > 20; }")
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+    page.get_by_role("button", name="Copy").click()
+    expect(page.get_by_role("button", name="Copied")).to_be_visible()
+    assert page.evaluate("() => navigator.clipboard.readText()") == secret.input_value()
+    screenshot(page, "client-secret")
+
+    # API tokens: create one (shown once), then revoking asks first.
+    page.goto(f"{base}/admin/platforms/acme/tokens")
+    page.fill("#username", "alice")
+    page.fill("#name", "CRM sync")
+    page.get_by_role("button", name="Create token").click()
+    expect(page.get_by_role("heading", name="API token for Alice · CRM sync")).to_be_visible()
+    screenshot(page, "token-secret")
+    page.get_by_role("link", name="Done").click()
+    made_here = page.locator("table.tokens-table tbody tr", has_text="CRM sync")
+    expect(made_here).to_contain_text("active")
+    screenshot(page, "platform-tokens")
+    asked = answer_next_dialog(page, accept=False)
+    made_here.get_by_role("button", name=re.compile("^Revoke token")).click()
+    expect(made_here).to_contain_text("active")
+    assert asked and asked[0].startswith("Revoke token") and "of Alice?" in asked[0]
+    answer_next_dialog(page, accept=True)
+    made_here.get_by_role("button", name=re.compile("^Revoke token")).click()
+    expect(page.locator(".flash-success")).to_contain_text("is revoked")
+    expect(made_here).to_contain_text("revoked")
+
+
+def test_the_superadmin_page_and_an_empty_platform(page, live_server, world, screenshot):
+    base = live_server
+    sign_in(page, base, "root")
+    page.goto(f"{base}/admin/superadmin")
+    expect(page.get_by_role("heading", name="New platform")).to_be_visible()
+    screenshot(page, "superadmin")
+    page.goto(f"{base}/admin/platforms/globex/tokens")
+    expect(page.locator(".empty-state")).to_contain_text("No API tokens yet.")
+    screenshot(page, "empty-tokens")
+
+
+def test_long_and_multiline_values_on_the_user_page(page, live_server, world, screenshot):
+    base, cid = live_server, world["client_id"]
+    sign_in(page, base, "acme-support")
+    page.goto(f"{base}/admin/users/{world['alice_id']}")
+    export = page.locator(f'#client-{cid} tr[data-key="export"]')
+    expect(export.locator(".value-cell")).to_have_text(LONG_VALUE[:200] + "…")
+    expect(export).to_contain_text(f"{len(LONG_VALUE):,} characters in all")
+    assert_one_line(page.locator(f'#client-{cid} tr[data-key="theme"] td').nth(2))
+    # The editor works under the CSP: highlighting, and the live check.
+    expect(page.locator("#platform-acme .CodeMirror")).to_be_visible()
+    expect(page.locator("#platform-acme .json-status")).to_have_text("Valid JSON object.")
+    screenshot(page, "user-long-values")
+
+    # The audit trail keeps dates and keys whole, wrapping JSON values at their spaces.
+    runs = page.locator("#audit-trail .run-short")
+    expect(runs.first).to_be_visible()
+    for run in runs.all():
+        assert_one_line(run)
+
+    # The Edit form holds the whole value; saving it unchanged keeps it exactly, newlines too.
+    page.locator(f'#client-{cid} tr[data-key="note"]').get_by_role("link", name="Edit").click()
+    expect(page.locator(f"#value-{cid}")).to_have_value(MULTILINE)
+    page.get_by_role("button", name="Save key").click()
+    expect(page.locator(".flash-success")).to_have_text("Saved “note” for Acme Mobile.")
+    page.locator(f'#client-{cid} tr[data-key="export"]').get_by_role("link", name="Edit").click()
+    expect(page.locator(f"#value-{cid}")).to_have_value(LONG_VALUE)
+    response = requests.get(f"{base}/api/v2/metadata/note",
+                            headers={"Authorization": f"Bearer {world['alice_bearer']}"},
+                            timeout=10)
+    assert response.json()["value"] == MULTILINE
+
+
+def assert_one_line(locator) -> None:
+    """The element's text is laid out on one line (its text boxes share one line top)."""
+    tops = locator.evaluate(
+        "el => { const range = document.createRange(); range.selectNodeContents(el);"
+        " return [...range.getClientRects()].filter(r => r.width > 0)"
+        "   .map(r => Math.round(r.top)); }")
+    assert tops and max(tops) - min(tops) < 4, f"{locator.inner_text()!r} wraps: line tops {tops}"
+
