@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event
 
+from tests.conftest import counting_statements
 from tests.dashboard.conftest import login
 from tests.factories import add_member, make_client, make_client_entry, make_platform
 from webapp.extensions import db
@@ -34,20 +33,6 @@ def card(page: str, platform_key: str) -> str:
 def stat(page: str, platform_key: str, name: str) -> int:
     match = re.search(rf'data-stat="{name}">(\d+)<', card(page, platform_key))
     return int(match.group(1))
-
-
-@contextmanager
-def counting_queries():
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 def test_tenant_staff_see_their_platforms_with_counts(client, tenants):
@@ -87,13 +72,13 @@ def test_superadmins_see_every_platform(client, tenants):
 def test_counts_take_the_same_few_queries_whatever_the_number_of_platforms(client, tenants):
     login(client, tenants.superadmin)
     client.get("/admin/")
-    with counting_queries() as few:
+    with counting_statements() as few:
         assert client.get("/admin/").status_code == 200
     for number in range(6):
         platform = make_platform(f"extra-{number}")
         add_member(platform, tenants.alice)
         make_client(platform)
-    with counting_queries() as many:
+    with counting_statements() as many:
         page = client.get("/admin/").get_data(as_text=True)
     assert page.count("data-platform=") == 8
     assert len(many) == len(few)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import html
 import re
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event
 
+from tests.conftest import counting_statements
 from tests.dashboard.conftest import login, post_form
 from tests.dashboard.test_user_page import API, entries_url, form_value, page_url, textarea
 from tests.factories import make_client
@@ -19,21 +18,6 @@ from webapp.metadata import per_client
 @pytest.fixture
 def client(web):
     return web
-
-
-@contextmanager
-def counting_statements():
-    """Every SQL statement the app sends meanwhile, as the engine sees it."""
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 def put(user, oauth_client, key: str, value: str) -> None:
