@@ -140,12 +140,12 @@ def explain(app, q: str) -> str:
     from webapp.dashboard.users import COUNT_LIMIT, PER_PAGE, search_statements
     from webapp.extensions import db
 
-    matches = search_statements(q, None)
-    parts = (("count", matches.every.with_only_columns(db.literal(1)).limit(COUNT_LIMIT + 1)),
-             ("prefix matches", matches.prefix.limit(PER_PAGE)),
-             ("other matches", matches.others.limit(PER_PAGE)))
     lines = []
     with app.app_context(), db.engine.connect() as conn:
+        matches = search_statements(q, None)
+        parts = (("count", matches.every.with_only_columns(db.literal(1)).limit(COUNT_LIMIT + 1)),
+                 ("prefix matches", matches.prefix.limit(PER_PAGE)),
+                 ("other matches", matches.others.limit(PER_PAGE)))
         conn.exec_driver_sql("SET random_page_cost = 1.1")  # as webapp.dashboard.users does
         for name, statement in parts:
             compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})

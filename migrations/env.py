@@ -71,9 +71,19 @@ def run_migrations_offline():
 MIGRATION_ONLY = ("ix_users_username_lower_trgm", "ix_users_email_lower_trgm", "users_search")
 
 
+# SQLite adds a column's foreign key in the column itself (0003): it works alike, but
+# SQLAlchemy does not reflect its name or ON DELETE, so the two would never compare equal.
+SQLITE_COLUMN_FOREIGN_KEYS = {("api_tokens", ("platform_id",))}
+
+
 def include_object(obj, name, type_, reflected, compare_to):
     """Autogenerate must not offer to drop what only migrations create."""
-    return not (reflected and compare_to is None and (name or "").startswith(MIGRATION_ONLY))
+    if reflected and compare_to is None and (name or "").startswith(MIGRATION_ONLY):
+        return False
+    if type_ == "foreign_key_constraint" and context.get_bind().dialect.name == "sqlite":
+        key = (obj.parent.name, tuple(column.name for column in obj.columns))
+        return key not in SQLITE_COLUMN_FOREIGN_KEYS
+    return True
 
 
 def run_migrations_online():

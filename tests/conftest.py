@@ -147,10 +147,16 @@ def client(app):
 def make_app(test_config):
     """Build another app on the same database with extra settings (e.g. a lower limit)."""
 
-    def build(**overrides):
-        return create_app({**test_config, **overrides})
+    built = []
 
-    return build
+    def build(**overrides):
+        built.append(create_app({**test_config, **overrides}))
+        return built[-1]
+
+    yield build
+    for other in built:  # their connection pools, or the database stays busy
+        with other.app_context():
+            db.engine.dispose()
 
 
 @pytest.fixture(scope="session")

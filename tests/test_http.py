@@ -72,6 +72,7 @@ def test_the_largest_id_is_just_not_found(signed_in):
 
 
 @pytest.mark.parametrize("path", ["/admin/users?q=a%00b", "/admin/audit?user=a%00b",
+                                  "/admin/users?q=a&q=b%00c",
                                   "/admin/users?platform=ac%00me"])
 def test_a_nul_character_in_page_input_is_a_bad_request(signed_in, path):
     assert signed_in.get(path).status_code == 400

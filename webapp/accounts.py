@@ -114,6 +114,13 @@ def remove_membership(actor: audit.Actor, platform: Platform, user: User) -> Non
     db.session.delete(membership)
     audit.record(actor, "membership.remove", target_user=user, platform_id=platform.id,
                  changes={"role": {"old": membership.role}})
+    # Tokens made for this platform go with the membership: were the user taken in again,
+    # an old token must not come back to life with them.
+    limited = db.session.scalars(select(ApiToken).where(
+        ApiToken.user_id == user.id, ApiToken.platform_id == platform.id,
+        ApiToken.revoked_at.is_(None)))
+    for token in limited:
+        revoke_api_token(actor, token)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from dotenv import load_dotenv
@@ -47,13 +48,19 @@ def _secret_key() -> str:
         return os.environ["SECRET_KEY"]
     INSTANCE_DIR.mkdir(exist_ok=True)
     path = INSTANCE_DIR / "secret_key"
-    try:  # created readable by its owner only, and by one process only
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(descriptor, "w") as file:
-            file.write(secrets.token_urlsafe(48))
+    if not path.exists():
+        # Written whole to a file of our own (readable by its owner only), then linked into
+        # place: of processes starting together one key wins, and none reads a half-written one.
+        descriptor, draft = tempfile.mkstemp(dir=INSTANCE_DIR, prefix=".secret_key.")
+        try:
+            with os.fdopen(descriptor, "w") as file:
+                file.write(secrets.token_urlsafe(48))
+            try:
+                os.link(draft, path)
+            except FileExistsError:
+                pass
+        finally:
+            os.unlink(draft)
     return path.read_text().strip()
 
 
@@ -124,6 +131,8 @@ MINIMUMS = {
 
 def check(config: dict) -> None:
     """Refuse a configuration that cannot work, naming the setting, before anything starts."""
+    if not config.get("SECRET_KEY"):
+        raise ValueError("SECRET_KEY must not be empty.")
     for name, minimum in MINIMUMS.items():
         value = config.get(name)
         if value is not None and (not isinstance(value, int) or value < minimum):

@@ -1,11 +1,13 @@
 """What every request and response shares, whichever part serves it: request ids, security
-headers, database ids in URLs, and refusing NUL characters in page input.
+headers, database ids in URLs, the body read whole (and its size checked) before anything
+else, and refusing NUL characters in page input.
 """
 from __future__ import annotations
 
 import uuid
 
-from flask import Flask, abort, g, request
+from flask import Flask, abort, current_app, g, request
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
 # The ids that appear in URLs (users, clients, tokens) are INTEGER columns: 32 bits on
@@ -38,6 +40,7 @@ def init_app(app: Flask) -> None:
     """Call before any blueprint is registered: routes take their converters then."""
     app.url_map.converters["int"] = IdConverter
     app.before_request(_assign_request_id)
+    app.before_request(_read_body_first)
     app.before_request(_refuse_nul_in_page_input)
     app.after_request(_echo_request_id)
     app.after_request(_security_headers)
@@ -59,16 +62,33 @@ def _echo_request_id(response):
     return response
 
 
+def _read_body_first() -> None:
+    """Read the whole request body before any view touches the database.
+
+    On SQLite every transaction holds the write lock from its first statement, so a view
+    that authenticated (a query) and then waited for a slow client's body would stall
+    every other request for as long. Reading first also catches a chunked body past
+    MAX_CONTENT_LENGTH, which werkzeug would cut short without a word (and a form would be
+    saved cut). A body too large is refused (413) whatever the method, before anything
+    else; the form parser later reads the same cached bytes.
+    """
+    data = request.get_data(cache=True)  # 413 when Content-Length is past the limit
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if (limit is not None and request.content_length is None and len(data) >= limit
+            and "wsgi.input_terminated" in request.environ
+            and request.environ["wsgi.input"].read(1)):
+        raise RequestEntityTooLarge()
+
+
 def _refuse_nul_in_page_input() -> None:
     """A NUL character in a page's query or form is never meant (PostgreSQL cannot even
     store one): 400 before it reaches a query. The APIs and the OAuth endpoints answer such
     input in their own terms."""
     if request.path.startswith(("/api/", "/oauth/", "/static/")):
         return
-    values = list(request.args.values())
-    if request.method == "POST":
-        values += list(request.form.values())
-    if any("\x00" in value for value in values):
+    sources = [request.args] + ([request.form] if request.method == "POST" else [])
+    if any("\x00" in value for source in sources for _, values in source.lists()
+           for value in values):
         abort(400)
 
 

@@ -7,7 +7,8 @@ Create Date: 2026-11-23 20:00:00
 Audit events keep labels as text and refer to users, platforms, clients and tokens with
 ON DELETE SET NULL, so the log outlives what it names. The append-only trigger of 0001
 refused those SET NULLs too, which made deleting anything with a history impossible on
-PostgreSQL. It now lets through an update that only clears references, and nothing else.
+PostgreSQL. It now lets through an update that only clears references to rows that are
+gone, and nothing else.
 
 """
 from alembic import op
@@ -17,16 +18,21 @@ down_revision = "0006_user_session_version"
 branch_labels = None
 depends_on = None
 
-REFERENCES = ("actor_user_id", "api_token_id", "oauth_client_id", "target_user_id",
-              "platform_id")
+# Each reference, and the table it names.
+REFERENCES = {"actor_user_id": "users", "api_token_id": "api_tokens",
+              "oauth_client_id": "oauth_clients", "target_user_id": "users",
+              "platform_id": "platforms"}
 
 
 def upgrade():
     if op.get_bind().dialect.name != "postgresql":
         return
+    # A reference may only go to NULL once what it named is gone (the FK's SET NULL runs
+    # after the row is deleted): nobody can hide an event from a tenant by hand.
     cleared = " AND ".join(
-        f"(NEW.{name} IS NULL OR NEW.{name} IS NOT DISTINCT FROM OLD.{name})"
-        for name in REFERENCES)
+        f"(NEW.{name} IS NOT DISTINCT FROM OLD.{name} OR (NEW.{name} IS NULL AND NOT EXISTS "
+        f"(SELECT 1 FROM {table} WHERE {table}.id = OLD.{name})))"
+        for name, table in REFERENCES.items())
     names = ", ".join(f"'{name}'" for name in REFERENCES)
     op.execute(f"""
         CREATE OR REPLACE FUNCTION audit_events_append_only() RETURNS trigger AS $$

@@ -652,7 +652,7 @@ def test_every_write_is_audited_with_old_and_new_values(platform_api, world):
         assert event.platform_id == world.platform.id
 
 
-def test_refused_writes_are_not_audited(me, platform_api, world, app):
+def test_refused_writes_are_not_audited(me, platform_api, world, app, monkeypatch):
     seed(world, {"a": 1})
     before = len(events())
     assert me("PATCH", json={"metadata": "bad"}).status_code == 400
@@ -664,11 +664,8 @@ def test_refused_writes_are_not_audited(me, platform_api, world, app):
     assert platform_api("PATCH", member, "acme-corp", "other_user",
                         json={"metadata": {"b": 1}}).status_code == 403
     assert platform_api("PATCH", member, "nowhere", json={"metadata": {"b": 1}}).status_code == 404
-    app.config["MAX_CONTENT_LENGTH"] = 100
-    try:
-        assert me("PUT", json={"metadata": {"x": "y" * 200}}).status_code == 413
-    finally:
-        app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 100)
+    assert me("PUT", json={"metadata": {"x": "y" * 200}}).status_code == 413
     assert len(events()) == before
 
 

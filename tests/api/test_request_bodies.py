@@ -92,3 +92,12 @@ def test_a_client_slow_to_send_its_body_holds_up_nobody(app, live_server):
         assert time.monotonic() - started < 5
     finally:
         slow.close()
+
+
+def test_a_body_too_large_for_an_unknown_api_route_answers_in_that_apis_words(client, app):
+    too_large = b"x" * (app.config["MAX_CONTENT_LENGTH"] + 1)
+    response = client.post("/api/v2/nowhere", data=too_large)
+    assert (response.status_code, response.json) == (413, {"message": "The request body is too large."})
+    response = client.post("/api/core/nowhere", data=too_large)
+    assert (response.status_code, response.json) == (
+        413, {"detail": f"Request body exceeds {app.config['MAX_CONTENT_LENGTH']} bytes."})

@@ -5,9 +5,9 @@ used. Data set up by a test must be committed (the server is another process), a
 SQLite the test's session must not hold a transaction while the browser acts, since every
 transaction there takes the write lock: set up, read what the test needs, then commit.
 
-Every page the `page` fixture loads carries the Content-Security-Policy the app is to send
-(scripts and styles from the site only: no inline script, handler or style attribute), and
-a test fails if the browser refused anything under it.
+Every page carries the app's own Content-Security-Policy (webapp.http: scripts and styles
+from the site only, no inline script, handler or style attribute); a test fails if the
+browser refused anything under it, or if a page came without the policy.
 """
 from __future__ import annotations
 
@@ -15,16 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from webapp.http import CONTENT_SECURITY_POLICY
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-# What the app will answer with. `img-src data:` is for the editor's lint markers, which
-# CodeMirror's lint.css draws as data: images.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
-
-
 @pytest.fixture(scope="session")
 def chromium():
     if not Path(CHROMIUM).exists():
@@ -38,14 +34,10 @@ def chromium():
     playwright.stop()
 
 
-def with_csp(route) -> None:
-    """Pass the request on; give an HTML page the CSP header (redirects reach the browser as such)."""
-    if route.request.resource_type != "document":
-        route.continue_()
-        return
-    response = route.fetch(max_redirects=0)
-    route.fulfill(response=response,
-                  headers={**response.headers, "content-security-policy": CSP})
+def without_the_policy(response) -> bool:
+    """A page of the app served without its Content-Security-Policy."""
+    return (response.request.resource_type == "document" and response.status < 300
+            and response.headers.get("content-security-policy") != CONTENT_SECURITY_POLICY)
 
 
 @pytest.fixture
@@ -56,11 +48,12 @@ def csp_violations():
 
 @pytest.fixture
 def page(chromium, csp_violations):
-    """A fresh browser context (no cookies) at a laptop's screen size, under the CSP."""
+    """A fresh browser context (no cookies) at a laptop's screen size, under the app's CSP."""
     context = chromium.new_context(viewport={"width": 1366, "height": 860})
     context.set_default_timeout(10_000)
-    context.route("**/*", with_csp)
     page = context.new_page()
+    page.on("response", lambda response: csp_violations.append(f"no policy: {response.url}")
+            if without_the_policy(response) else None)
     page.on("console", lambda message: csp_violations.append(message.text)
             if "Content Security Policy" in message.text else None)
     yield page

@@ -119,6 +119,20 @@ def test_removing_a_member(admin, world):
     assert event.target_label == "carol" and event.changes == {"role": {"old": "member"}}
 
 
+def test_removing_a_member_revokes_the_tokens_made_for_this_platform(admin, world, client):
+    response = post_form(admin, "/admin/platforms/acme/tokens", {"username": "carol"})
+    key = re.search(r'id="secret-value"[^>]*value="([^"]+)"', text(response)).group(1)
+    everywhere = accounts.create_api_token(FACTORY, world.carol)  # an operator's, unlimited
+    db.session.commit()
+
+    assert post_form(admin, f"/admin/platforms/acme/members/{world.carol.id}/remove").status_code == 302
+    add_member(world.acme, world.carol)  # taken in again later
+
+    assert accounts.authenticate_api_token(key) is None
+    assert last_event("api_token.revoke").platform_id == world.acme.id
+    assert accounts.authenticate_api_token(everywhere.key) is not None
+
+
 def test_members_of_other_platforms_are_not_found(admin, world):
     before = snapshot()
     assert post_form(admin, f"/admin/platforms/acme/members/{world.bob.id}",

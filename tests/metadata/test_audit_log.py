@@ -62,12 +62,21 @@ def test_the_log_outlives_what_it_names(app):
     from webapp.models import AuditEvent, Platform, User
 
     world = World()
+    witness = audit.record(Actor(via="dashboard", user=world.acme_admin), "membership.set",
+                           target_user=world.carol, platform_id=world.acme.id)
     event = audit.record(Actor(via="api:per-client", user=world.alice,
                                oauth_client_id=world.acme_client.id),
                          "client_metadata.create", target_user=world.alice,
                          platform_id=world.acme.id, changes={"theme": {"new": "dark"}})
     db.session.commit()
-    event_id = event.id
+    event_id, witness_id = event.id, witness.id
+    if db.engine.dialect.name == "postgresql":
+        # Clearing a reference to something that still exists would hide the event from
+        # its tenant: refused.
+        with pytest.raises(DBAPIError, match="append-only"):
+            db.session.execute(text("UPDATE audit_events SET platform_id = NULL, "
+                                    "actor_user_id = NULL WHERE id = :id"), {"id": witness_id})
+        db.session.rollback()
     db.session.delete(db.session.get(User, world.alice.id))
     db.session.delete(db.session.get(Platform, world.acme.id))  # and its clients with it
     db.session.commit()

@@ -185,10 +185,15 @@ HTTP_MESSAGES = {
 }
 
 
+def http_message(status: int, otherwise: str) -> str:
+    """This API's words for an HTTP error, here and for unknown routes under /api/v2/."""
+    return HTTP_MESSAGES.get(status, otherwise)
+
+
 @bp.errorhandler(HTTPException)
 def http_error(error: HTTPException):
     status = error.code or 500
-    response = _message(status, HTTP_MESSAGES.get(status, error.name))
+    response = _message(status, http_message(status, error.name))
     for name, value in error.get_headers():
         if name.lower() not in ("content-type", "content-length"):
             response.headers[name] = value

@@ -215,15 +215,19 @@ def _precondition_failed(error):
 
 @bp.errorhandler(HTTPException)
 def _http_error(error: HTTPException):
-    details = {
-        404: "Not found.",
-        405: f'Method "{request.method}" not allowed.',
-        413: "Request body exceeds "
-             f"{current_app.config['MAX_CONTENT_LENGTH']} bytes.",
-    }
     headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
     code = error.code or 500
-    return _error(code, {"detail": details.get(code, error.description)}, headers)
+    return _error(code, {"detail": http_detail(code, error.description)}, headers)
+
+
+def http_detail(status: int, otherwise: str) -> str:
+    """This API's words for an HTTP error, here and for unknown routes under /api/core/."""
+    return {
+        404: "Not found.",
+        405: f'Method "{request.method}" not allowed.',
+        413: f"Request body exceeds {current_app.config['MAX_CONTENT_LENGTH']} bytes.",
+        500: "A server error occurred.",
+    }.get(status, otherwise)
 
 
 @bp.errorhandler(Exception)

@@ -12,7 +12,7 @@ from wtforms import SelectChoice
 
 from webapp import access
 from webapp.dashboard import bp
-from webapp.dashboard.common import admin_required
+from webapp.dashboard.common import admin_required, whole_number_arg
 from webapp.dashboard.forms import AuditFilterForm
 from webapp.extensions import db
 from webapp.metadata import audit
@@ -20,17 +20,8 @@ from webapp.models import User
 
 
 def _cursor(name: str) -> int | None:
-    """An event id from the query string, or None (the newest page) for anything else.
-
-    Only ASCII digits count: str.isdigit() also accepts "²", which int() refuses. Event ids
-    are 64-bit; a larger cursor would overflow the query's parameter.
-    """
-    largest = 2**63 - 1
-    raw = request.args.get(name, "")
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(largest)):
-        return None
-    number = int(raw)
-    return number if number <= largest else None
+    """An event id from the query string (64-bit), or None (the newest page) for anything else."""
+    return whole_number_arg(name, 2**63 - 1)
 
 
 def _user_named(field) -> User | None:

@@ -81,17 +81,22 @@ def apply_errors(form: FlaskForm, error: ValidationError, fields: dict[str, str]
 MAX_PAGE = 1_000_000
 
 
-def page_number(name: str = "page") -> int:
-    """A page number from the query string; anything unreadable or out of range is the first page.
+def whole_number_arg(name: str, largest: int) -> int | None:
+    """A whole number from the query string, from 0 to `largest`; None for anything else.
 
     Only ASCII digits count: str.isdigit() also accepts "²" (which int() refuses), and int()
     accepts other scripts' digits and refuses numbers of more than 4300 digits.
     """
-    raw = request.args.get(name, "1")
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(MAX_PAGE)):
-        return 1
+    raw = request.args.get(name, "")
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(largest)):
+        return None
     number = int(raw)
-    return number if 1 <= number <= MAX_PAGE else 1
+    return number if number <= largest else None
+
+
+def page_number(name: str = "page") -> int:
+    """A page number from the query string; anything unreadable or out of range is the first page."""
+    return whole_number_arg(name, MAX_PAGE) or 1
 
 
 def has_dashboard() -> bool:

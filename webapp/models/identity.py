@@ -45,8 +45,12 @@ class User(UserMixin, db.Model):
         return f"{self.id}:{self.session_version}"
 
     def end_sessions(self) -> None:
-        """Every session made before this one no longer signs anyone in."""
-        self.session_version = (self.session_version or 1) + 1
+        """Every session made before now no longer signs anyone in.
+
+        Incremented in the database, not from the value loaded here, so two of these at once
+        (a sign-out and a new password) both count.
+        """
+        self.session_version = User.session_version + 1
 
     def set_password(self, password: str) -> None:
         self.password_hash = hash_password(password)
@@ -128,7 +132,6 @@ class ApiToken(db.Model):
     revoked_at: Mapped[object | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
-    platform: Mapped[Platform | None] = relationship()
 
     @property
     def is_revoked(self) -> bool:
