@@ -4,7 +4,7 @@ from flask import current_app
 from redis.exceptions import RedisError
 
 from webapp.cli.common import fail
-from webapp.jobs.queue import REDIS_DOWN, describe
+from webapp.jobs.queue import REDIS_DOWN, describe, describe_error
 
 group = click.Group("jobs", help="Background jobs: the RQ worker and the scheduler.")
 
@@ -24,7 +24,7 @@ def worker(burst, job_monitoring_interval):
         run_worker(app, burst=burst, job_monitoring_interval=job_monitoring_interval)
     except (RedisError, *REDIS_DOWN) as error:
         fail(f"worker stopped: Redis at {describe(app.config['REDIS_URL'])} is unavailable "
-             f"({' '.join(str(error).split()) or type(error).__name__})")
+             f"({describe_error(error)})")
 
 
 @group.command("scheduler")

@@ -25,7 +25,7 @@ def purge_expired(enqueue, batch_size, as_json):
     try:
         result = purge(batch_size=batch_size, trigger="cli")
     except Exception as error:  # recorded as a failed run; say so in one line
-        fail("purge failed: " + " ".join(str(getattr(error, "orig", None) or error).split()))
+        fail(f"purge failed: {describe_error(error)}")
     emit(as_json, {"purged": result.deleted},
          f"Purged {result.deleted} expired entr{'y' if result.deleted == 1 else 'ies'} "
          f"in {result.batches} batch{'' if result.batches == 1 else 'es'}"
@@ -41,8 +41,7 @@ def _enqueue(as_json: bool) -> None:
     except LockError:
         fail("cannot enqueue the purge: another enqueue holds its lock; try again shortly")
     except REDIS_DOWN as error:
-        fail(f"cannot enqueue the purge: Redis at {url} is unavailable "
-             f"({' '.join(str(error).split()) or type(error).__name__})")
+        fail(f"cannot enqueue the purge: Redis at {url} is unavailable ({describe_error(error)})")
     except Exception as error:  # noqa: BLE001 - one line, as for every command
         fail(f"cannot enqueue the purge: {describe_error(error)}")
     emit(as_json, {"job_id": job_id},

@@ -25,7 +25,7 @@ from rq.utils import as_text
 from sqlalchemy import delete, func, or_, select, update
 
 from webapp.extensions import db
-from webapp.jobs.queue import get_queue, job_id, key, redis_connection
+from webapp.jobs.queue import describe_error, get_queue, job_id, key, redis_connection
 from webapp.models.base import sql_utcnow
 from webapp.models.jobs import PurgeRun
 from webapp.models.metadata import ClientMetadataEntry
@@ -117,7 +117,7 @@ def purge_expired(*, batch_size: int | None = None, trigger: str = "cli") -> Pur
                 time.sleep(min(time.monotonic() - batch_started, 0.5))
     except BaseException as error:  # timeouts and interrupts too: a failed run must show
         db.session.rollback()
-        _finish(run_id, "failed", _describe(error))
+        _finish(run_id, "failed", describe_error(error)[:2000])
         raise
     _finish(run_id, "succeeded", None if complete else INCOMPLETE)
     return PurgeResult(run_id=run_id, deleted=deleted, batches=batches, complete=complete)
@@ -147,12 +147,6 @@ def _finish(run_id: int, outcome: str, error: str | None) -> None:
     except Exception:
         db.session.rollback()
         current_app.logger.exception("Could not record the end of purge run %s", run_id)
-
-
-def _describe(error: BaseException) -> str:
-    detail = getattr(error, "orig", None) or error
-    text = " ".join(str(detail).split())
-    return f"{type(error).__name__}: {text}"[:2000] if text else type(error).__name__
 
 
 def _stale_before() -> datetime:

@@ -105,7 +105,7 @@ def wait_for_redis(connection: Redis, log: logging.Logger, stop_after: float | N
             return True
         except REDIS_DOWN as error:
             if not complained:
-                log.warning("Redis is not answering (%s); retrying", _one_line(error))
+                log.warning("Redis is not answering (%s); retrying", describe_error(error))
                 complained = True
         if stop_after is not None and time.monotonic() - started >= stop_after:
             return False
@@ -113,11 +113,9 @@ def wait_for_redis(connection: Redis, log: logging.Logger, stop_after: float | N
         delay = min(delay * 2, 30.0)
 
 
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
-
-
 def describe_error(error: BaseException) -> str:
-    """One log line for an error the background processes carry on after: its type and text."""
-    text = " ".join(str(error).split())
+    """An error in one line, for logs, run records and command output: its type and text
+    (a database error's own text, not SQLAlchemy's wrapping of it)."""
+    detail = getattr(error, "orig", None) or error
+    text = " ".join(str(detail).split())
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
