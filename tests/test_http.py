@@ -156,3 +156,20 @@ def test_the_generated_secret_key_is_readable_by_its_owner_only(tmp_path, monkey
     assert len(first) > 40
     assert stat.S_IMODE(os.stat(tmp_path / "secret_key").st_mode) == 0o600
     assert config_module._secret_key() == first  # kept, not made again
+
+
+def test_processes_starting_together_agree_on_one_secret_key(tmp_path):
+    """gunicorn's workers start at once on a fresh instance: all must get the same, whole key."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    script = ("import sys; from pathlib import Path; import webapp.config as c; "
+              "c.INSTANCE_DIR = Path(sys.argv[1]); print(c._secret_key())")
+    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
+    processes = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], cwd=ROOT,
+                                  env=env, stdout=subprocess.PIPE, text=True) for _ in range(12)]
+    keys = {process.communicate(timeout=60)[0].strip() for process in processes}
+    assert len(keys) == 1 and len(keys.pop()) > 40
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["secret_key"]  # no drafts left
