@@ -41,9 +41,10 @@ def redis(redis_url, test_config):
         ours = [m for m in connection.zrange(registry, 0, -1) if prefix in m]
         if ours:
             connection.zrem(registry, *ours)
-    ours = [m for m in connection.smembers("rq:workers") if prefix in m]
-    if ours:
-        connection.srem("rq:workers", *ours)
+    for registry in ("rq:workers", "rq:queues"):
+        ours = [m for m in connection.smembers(registry) if prefix in m]
+        if ours:
+            connection.srem(registry, *ours)
     connection.close()
 
 
