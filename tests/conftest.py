@@ -39,6 +39,21 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _quick_password_hashes():
+    """argon2id at its lowest cost inside the test process: the production cost (~60 ms a
+    hash, seconds on a busy machine) bought nothing but minutes per run. Hashes still carry
+    their own parameters, so servers the tests start verify them as they verify any."""
+    from argon2 import PasswordHasher
+
+    from webapp import hashing
+
+    production = hashing._password_hasher
+    hashing._password_hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    hashing._password_hasher = production
+
+
 @pytest.fixture(scope="session")
 def database_uri(tmp_path_factory):
     """A database of this test session's own, dropped at the end."""
