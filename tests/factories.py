@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 
-from webapp import accounts
+from webapp import access, accounts
 from webapp.extensions import db
 from webapp.metadata.audit import Actor
 from webapp.models import OAuth2Client, Platform, User
@@ -58,7 +58,13 @@ def make_client(platform: Platform, *, name: str | None = None, public: bool = F
 
 def bearer_token(client: OAuth2Client, user: User | None,
                  scope: str = "metadata.read metadata.write") -> str:
-    """A user-bearing access token as the OAuth server would issue it (no browser flow)."""
+    """A user-bearing access token as the OAuth server would issue it (no browser flow).
+
+    Only members of the client's platform hold its tokens (and the per-client API refuses
+    anyone else's), so the user is made a member there first if need be.
+    """
+    if user is not None and not access.is_member(user, client.platform):
+        accounts.set_membership(FACTORY, client.platform, user, "member")
     token = issue_access_token(client, user, scope)
     db.session.commit()
     return token["access_token"]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, select
 
 from webapp.extensions import db
+from webapp.metadata.calls import PlatformCall, PlatformRef, UserRef
 from webapp.metadata.errors import NotFound, PermissionDenied, ValidationError
 from webapp.models import ApiToken, Membership, OAuth2Client, Platform, Role, User
 
@@ -179,38 +180,42 @@ def staff_client(viewer: User, client_pk: int) -> OAuth2Client:
 
 @dataclass(frozen=True)
 class PlatformTarget:
-    platform: Platform
-    user: User
+    platform: PlatformRef
+    user: UserRef
 
 
-def platform_target(caller: User, platform_key: str | None, username: str | None, *,
-                    only_platform_id: int | None = None) -> PlatformTarget:
+def platform_target(call: PlatformCall, platform_key: str | None) -> PlatformTarget:
     """Whose document on which platform a platform-API call acts on, checked in contract order.
 
-    1. `platform_key` missing; 2. no such platform, or the caller is not a member (and not
-    a superadmin), or the caller's token is limited to another platform
-    (`only_platform_id`); 3. `username` names someone else and the caller is no tenant
-    admin there; 4. `username` (or, without one, the caller) names no member of the
-    platform: a superadmin who is no member acts on members' documents, and has none there.
+    Decided from the flags read with the token (webapp.metadata.calls.platform_call), so
+    the checks cost no further query. 1. `platform_key` missing; 2. no such platform, or
+    the caller is not a member (and not a superadmin), or the token is limited to another
+    platform; 3. `username` names someone else and the caller is no tenant admin there;
+    4. `username` (or, without one, the caller) names no member of the platform: a
+    superadmin who is no member acts on members' documents, and has none there.
+
+    A token someone else made for its user acts with member rights only (§6): neither
+    superadmin nor admin powers, whatever role the user holds now.
     """
     if not platform_key:
         raise PlatformKeyMissing()
-    platform = Platform.by_key(platform_key)
-    caller_is_member = platform is not None and is_member(caller, platform)
-    if platform is None or not (caller_is_member or caller.is_superadmin):
+    platform = call.platform
+    superadmin = call.caller_superadmin and not call.member_rights_only
+    caller_is_member = call.caller_role is not None
+    if platform is None or not (caller_is_member or superadmin):
         raise PlatformNotFound()
-    if only_platform_id is not None and platform.id != only_platform_id:
+    if call.token_platform_id is not None and platform.id != call.token_platform_id:
         raise PlatformNotFound()
-    if not username or username.lower() == caller.username.lower():
+    if call.target is not None and call.target.id == call.caller.id:
         if not caller_is_member:  # a superadmin acting for others, not for self
             raise UserNotFound()
-        return PlatformTarget(platform=platform, user=caller)
-    if not is_tenant_admin(caller, platform):
+        return PlatformTarget(platform=platform, user=call.caller)
+    admin = superadmin or (call.caller_role == Role.ADMIN.value and not call.member_rights_only)
+    if not admin:
         raise NotTenantAdmin()
-    target = member_of(platform, username)
-    if target is None:
+    if call.target is None or not call.target_is_member:
         raise UserNotFound()
-    return PlatformTarget(platform=platform, user=target)
+    return PlatformTarget(platform=platform, user=call.target)
 
 
 # --- Dashboard administration: the audit log, platform management, API tokens -------------

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from webapp import access
 from webapp.extensions import db
@@ -148,6 +149,8 @@ def create_api_token(actor: audit.Actor, user: User, name: str | None = None, *,
         prefix=key[:8],
         name=(name or "").strip() or None,
         created_by_id=actor.user.id if actor.user is not None else None,
+        # Someone else's token for this user never carries more than member rights.
+        member_rights_only=actor.user is not None and actor.user.id != user.id,
     )
     db.session.add(token)
     db.session.flush()
@@ -175,3 +178,29 @@ def authenticate_api_token(key: str) -> ApiToken | None:
     if token is None or token.revoked_at is not None:
         return None
     return token
+
+
+# Last-used times are kept to the minute; more would turn every read into a write.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def note_api_token_use(token_id: int, last_used_at: datetime | None) -> None:
+    """Note when a token was last used, at most once a minute, in a transaction of its own.
+
+    `last_used_at` is the value the caller already read with the token, so a request
+    within the minute costs no statement at all. Committed at once: requests sharing a
+    token do not queue behind this row's lock until the slowest write commits, and a
+    refused request still counts as use.
+    """
+    now = utcnow()
+    if last_used_at is not None and now - last_used_at < LAST_USED_RESOLUTION:
+        return
+    db.session.execute(
+        update(ApiToken)
+        .where(ApiToken.id == token_id)
+        .where((ApiToken.last_used_at.is_(None))
+               | (ApiToken.last_used_at < now - LAST_USED_RESOLUTION))
+        .values(last_used_at=now),
+        execution_options={"synchronize_session": False},
+    )
+    db.session.commit()

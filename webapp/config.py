@@ -69,7 +69,10 @@ def from_environment() -> dict:
     return {
         "SECRET_KEY": _secret_key(),
         "SQLALCHEMY_DATABASE_URI": database_url(os.environ.get("DATABASE_URL")),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # No liveness ping per checkout (a round trip on every request): connections are
+        # recycled after DB_POOL_RECYCLE seconds, and one the server killed fails a single
+        # request (503, webapp.api.database_unavailable), after which the pool reconnects.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": _int("DB_POOL_RECYCLE", 1800)},
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         # Per-client API
         "METADATA_MAX_KEYS": _int("METADATA_MAX_KEYS", 1000),

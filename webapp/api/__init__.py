@@ -4,13 +4,19 @@ framework (`{"detail"}`, `{"error"}`). Anything under /api/ answers JSON, never 
 """
 from __future__ import annotations
 
-from flask import Flask, jsonify, request
+from flask import Flask, current_app, jsonify, request
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from webapp.extensions import csrf
+from webapp.extensions import csrf, db
 
 PER_CLIENT_PREFIX = "/api/v2/"
 PLATFORM_PREFIX = "/api/core/"
+# How long a client should wait before trying again when the database is unreachable.
+RETRY_AFTER_SECONDS = 1
+# What "the database is unreachable" looks like: a connection lost or refused (DBAPI
+# OperationalError/InterfaceError, whatever the driver), or no connection free in time.
+DATABASE_UNAVAILABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
 
 
 def init_app(app: Flask) -> None:
@@ -19,6 +25,8 @@ def init_app(app: Flask) -> None:
     for module in (per_client, platform, openapi):
         csrf.exempt(module.bp)  # token-authenticated APIs; no cookies, no CSRF
         app.register_blueprint(module.bp)
+
+    app.after_request(_no_store)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
@@ -33,6 +41,39 @@ def init_app(app: Flask) -> None:
         if not request.path.startswith("/api/"):
             return InternalServerError()
         return _json_error(500, None, None)
+
+
+def _no_store(response):
+    """API answers carry people's data: no cache along the way may keep them (§4)."""
+    if request.path.startswith((PER_CLIENT_PREFIX, PLATFORM_PREFIX)):
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def rollback_quietly() -> None:
+    """Roll the request's transaction back, whatever state its connection is in.
+
+    An error handler that rolls back must not fail itself: on a connection the server
+    killed, the rollback raises too, and a failing handler is an HTML 500 from the server.
+    Closing the session hands the connection back; SQLAlchemy has already invalidated a
+    dead one, so the next request gets a fresh connection.
+    """
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the connection is gone; there is nothing to undo
+        current_app.logger.warning("Rollback failed; closing the session", exc_info=True)
+        try:
+            db.session.close()
+        except Exception:  # noqa: BLE001
+            current_app.logger.warning("Closing the session failed too", exc_info=True)
+
+
+def database_unavailable(error: Exception):
+    """Log a lost database connection; the caller answers 503 in its dialect with `headers`."""
+    rollback_quietly()
+    current_app.logger.error("Database unavailable on %s %s: %s", request.method,
+                             request.path, error.__class__.__name__)
+    return {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
 def request_body() -> bytes:

@@ -8,19 +8,16 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.resource_protector import TokenValidator
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from webapp.api import request_body
+from webapp.api import DATABASE_UNAVAILABLE, database_unavailable, request_body, rollback_quietly
 from webapp.extensions import db
-from webapp.metadata import per_client
+from webapp.metadata import calls, per_client
 from webapp.metadata.audit import Actor
+from webapp.metadata.calls import ClientRef, UserRef
 from webapp.metadata.errors import NotFound, PreconditionFailed, ValidationError
-from webapp.models import OAuth2Client, User
-from webapp.oauth.resource import require_oauth
-from webapp.oauth.tokens import client_by_client_id
 
 bp = Blueprint("api_per_client", __name__, url_prefix="/api/v2/metadata")
 
@@ -42,33 +39,31 @@ class BadBody(Exception):
 
 @dataclass(frozen=True)
 class Caller:
-    user: User
-    client: OAuth2Client
+    user: UserRef
+    client: ClientRef
 
     @property
     def actor(self) -> Actor:
         return Actor(via=per_client.VIA, user=self.user, oauth_client_id=self.client.id)
 
 
-def _authenticate(scope: str) -> Caller:
-    """Who is calling, through which client; 401 before 403 so scopes never leak token state.
+def _checked(call: calls.BearerCall | None, scope: str) -> calls.BearerCall:
+    """401 before 403, so scopes never leak token state.
 
-    The token is validated without a scope first, so a client-credentials token is
-    "unauthenticated" whatever scopes it carries.
+    `call` is None unless the token passed every 401 test (calls.bearer_caller): a
+    client-credentials token is "unauthenticated" whatever scopes it carries.
     """
-    try:
-        token = require_oauth.acquire_token()
-    except OAuth2Error as error:
-        raise Unauthenticated() from error
-    user = token.user if token.user_id is not None else None
-    if user is None or not user.is_active:
+    if call is None:
         raise Unauthenticated()
-    client = client_by_client_id(token.client_id)
-    if client is None:
-        raise Unauthenticated()
-    if TokenValidator.scope_insufficient(token.get_scope(), [scope]):
+    if TokenValidator.scope_insufficient(call.scope, [scope]):
         raise InsufficientScope()
-    return Caller(user=user, client=client)
+    return call
+
+
+def _authenticate(scope: str) -> Caller:
+    """Who is calling, through which client (for writes: the write reads for itself)."""
+    call = _checked(calls.bearer_caller(request.headers.get("Authorization")), scope)
+    return Caller(user=call.user, client=call.client)
 
 
 def _json_object() -> dict[str, Any]:
@@ -97,15 +92,19 @@ def _entry_response(resource: dict[str, Any], tag: str, status: int) -> Response
 
 @bp.get("")
 def list_entries():
-    caller = _authenticate(READ)
-    entries = per_client.list_entries(caller.user, caller.client)
+    call = _checked(calls.bearer_caller_and_entries(request.headers.get("Authorization")), READ)
+    entries = per_client.list_entries(call.user, call.client, prefetched=call.entries)
     return jsonify({"data": [per_client.as_resource(entry) for entry in entries]})
 
 
 @bp.get("/<key>")
 def get_entry(key: str):
-    caller = _authenticate(READ)
-    entry = per_client.get_entry(caller.user, caller.client, key)
+    authorization = request.headers.get("Authorization")
+    if per_client.key_is_valid(key):
+        call = _checked(calls.bearer_caller_and_entry(authorization, key), READ)
+    else:  # no entry can have this key; the caller is still checked first
+        call = _checked(calls.bearer_caller(authorization), READ)
+    entry = per_client.get_entry(call.user, call.client, key, prefetched=call.entries)
     return _entry_response(per_client.as_resource(entry), per_client.etag(entry), 200)
 
 
@@ -132,7 +131,8 @@ def put_entry(key: str):
 def delete_entry(key: str):
     caller = _authenticate(WRITE)
     per_client.delete_entry(caller.actor, caller.user, caller.client, key,
-                            if_match=request.headers.get("If-Match"))
+                            if_match=request.headers.get("If-Match"),
+                            if_none_match=request.headers.get("If-None-Match"))
     db.session.commit()
     return Response(status=204)
 
@@ -159,20 +159,20 @@ def bad_body(error):
 @bp.errorhandler(ValidationError)
 def invalid(error: ValidationError):
     """Fields keep the order they were checked in, so `message` is visibly the first error."""
-    db.session.rollback()
+    rollback_quietly()
     body = json.dumps({"message": error.message, "errors": error.errors})
     return current_app.response_class(body, status=422, mimetype="application/json")
 
 
 @bp.errorhandler(NotFound)
 def not_found(error):
-    db.session.rollback()
+    rollback_quietly()
     return _message(404, "Not found.")
 
 
 @bp.errorhandler(PreconditionFailed)
 def precondition_failed(error):
-    db.session.rollback()
+    rollback_quietly()
     return _message(412, "Precondition failed.")
 
 
@@ -200,9 +200,21 @@ def http_error(error: HTTPException):
     return response
 
 
+def unavailable(error: Exception):
+    """The database is unreachable: 503 with Retry-After, in Laravel's words."""
+    headers = database_unavailable(error)
+    response = _message(503, "Service Unavailable")
+    response.headers.update(headers)
+    return response
+
+
+for _lost in DATABASE_UNAVAILABLE:
+    bp.register_error_handler(_lost, unavailable)
+
+
 @bp.errorhandler(Exception)
 def server_error(error: Exception):
     """Never a stack trace: the log gets it, the caller gets Laravel's plain 500."""
-    db.session.rollback()
+    rollback_quietly()
     current_app.logger.exception("Unhandled error on %s %s", request.method, request.path)
     return _message(500, "Server Error")

@@ -9,28 +9,25 @@ bad bodies.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
-from sqlalchemy import update
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from webapp import access
-from webapp.accounts import authenticate_api_token
-from webapp.api import request_body
+from webapp.accounts import note_api_token_use
+from webapp.api import DATABASE_UNAVAILABLE, database_unavailable, request_body, rollback_quietly
 from webapp.extensions import db
+from webapp.metadata import calls
 from webapp.metadata import platform as documents
 from webapp.metadata.audit import Actor
+from webapp.metadata.calls import PlatformCall
 from webapp.metadata.errors import PreconditionFailed, ValidationError
-from webapp.models import ApiToken, User
-from webapp.timeutil import iso_z, utcnow
+from webapp.timeutil import iso_z
 
 bp = Blueprint("api_platform", __name__)
 
 PATH = "/api/core/users/platform-metadata/"
-# Last-used times are kept to the minute; more would turn every read into a write.
-LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 class AuthenticationFailed(Exception):
@@ -46,19 +43,20 @@ class JSONParseError(Exception):
 @bp.route(PATH, methods=["GET", "PATCH", "PUT", "DELETE"])
 @bp.route(PATH.rstrip("/"), methods=["GET", "PATCH", "PUT", "DELETE"])
 def platform_metadata() -> Response:
-    caller, token = _authenticate()
-    target = access.platform_target(
-        caller, request.args.get("platform_key"), request.args.get("username"),
-        only_platform_id=token.platform_id,
-    )
-    actor = Actor(via="api:platform", user=caller, api_token_id=token.id)
-    if_match = request.headers.get("If-Match")
     method = request.method
+    reading = method in ("GET", "HEAD")  # Flask routes HEAD here too; werkzeug drops the body
+    platform_key = request.args.get("platform_key")
+    call = _authenticate(platform_key, request.args.get("username"), with_document=reading)
+    target = access.platform_target(call, platform_key)
+    actor = Actor(via="api:platform", user=call.caller, api_token_id=call.token_id)
+    if_match = request.headers.get("If-Match")
+    if_none_match = request.headers.get("If-None-Match")
 
-    if method in ("GET", "HEAD"):  # Flask routes HEAD here too; werkzeug drops the body
-        view = documents.get_document(target.user, target.platform)
+    if reading:
+        view = documents.get_document(target.user, target.platform, stored=call.document)
     elif method == "DELETE":
-        documents.delete_document(actor, target.user, target.platform, if_match=if_match)
+        documents.delete_document(actor, target.user, target.platform,
+                                  if_match=if_match, if_none_match=if_none_match)
         db.session.commit()
         return Response(status=204)
     elif method == "PATCH":
@@ -67,18 +65,18 @@ def platform_metadata() -> Response:
             actor, target.user, target.platform,
             metadata=body.get("metadata", documents.NOT_GIVEN),
             delete_keys=body.get("delete_keys", documents.NOT_GIVEN),
-            if_match=if_match,
+            if_match=if_match, if_none_match=if_none_match,
         )
     elif method == "PUT":
         body = _json_body()
         view = documents.replace_document(
             actor, target.user, target.platform,
             metadata=body.get("metadata", documents.NOT_GIVEN),
-            if_match=if_match, if_none_match=request.headers.get("If-None-Match"),
+            if_match=if_match, if_none_match=if_none_match,
         )
     else:  # pragma: no cover - the route admits no other method
         raise MethodNotAllowed()
-    db.session.commit()
+    db.session.commit()  # a read ends its transaction too (SQLite's write lock)
     response = _json(
         {
             "username": target.user.username,
@@ -95,8 +93,10 @@ def platform_metadata() -> Response:
 NOT_PROVIDED = "Authentication credentials were not provided."
 
 
-def _authenticate() -> tuple[User, ApiToken]:
-    """DRF's TokenAuthentication, with the source document's messages.
+def _authenticate(platform_key: str | None, username: str | None, *,
+                  with_document: bool) -> PlatformCall:
+    """DRF's TokenAuthentication, with the source document's messages, read in the same
+    statement as the platform, the memberships and (for reads) the document.
 
     A missing header, another scheme, or a malformed `Token` header is "not provided"
     (the source: "Missing or invalid authorization header"); a well-formed key that is
@@ -109,33 +109,13 @@ def _authenticate() -> tuple[User, ApiToken]:
         key = parts[1].encode("latin-1").decode("utf-8")
     except UnicodeError:
         raise AuthenticationFailed(NOT_PROVIDED) from None
-    token = authenticate_api_token(key)
-    if token is None:
+    call = calls.platform_call(key, platform_key, username, with_document=with_document)
+    if call is None:
         raise AuthenticationFailed("Invalid token.")
-    if not token.user.is_active:
+    if not call.caller_active:
         raise AuthenticationFailed("User inactive or deleted.")
-    _touch(token)
-    return token.user, token
-
-
-def _touch(token: ApiToken) -> None:
-    """Note when the token was last used, at most once a minute, in a transaction of its own.
-
-    Committed at once: requests sharing a token do not queue behind this row's lock until
-    the slowest write commits, and a refused request still counts as use.
-    """
-    now = utcnow()
-    if token.last_used_at is not None and now - token.last_used_at < LAST_USED_RESOLUTION:
-        return
-    db.session.execute(
-        update(ApiToken)
-        .where(ApiToken.id == token.id)
-        .where((ApiToken.last_used_at.is_(None))
-               | (ApiToken.last_used_at < now - LAST_USED_RESOLUTION))
-        .values(last_used_at=now),
-        execution_options={"synchronize_session": False},
-    )
-    db.session.commit()
+    note_api_token_use(call.token_id, call.last_used_at)
+    return call
 
 
 def _json_body() -> dict[str, Any]:
@@ -169,7 +149,7 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
 
 
 def _error(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
-    db.session.rollback()  # releases a row lock at once; nothing refused is kept
+    rollback_quietly()  # releases a row lock at once; nothing refused is kept
     return _json(body, status, headers)
 
 
@@ -228,6 +208,16 @@ def http_detail(status: int, otherwise: str) -> str:
         413: f"Request body exceeds {current_app.config['MAX_CONTENT_LENGTH']} bytes.",
         500: "A server error occurred.",
     }.get(status, otherwise)
+
+
+def _unavailable(error: Exception):
+    """The database is unreachable: 503 with Retry-After, in DRF's words."""
+    headers = database_unavailable(error)
+    return _json({"detail": "Service temporarily unavailable, try again later."}, 503, headers)
+
+
+for _lost in DATABASE_UNAVAILABLE:
+    bp.register_error_handler(_lost, _unavailable)
 
 
 @bp.errorhandler(Exception)

@@ -26,7 +26,6 @@ from sqlalchemy import delete, func, or_, select, update
 
 from webapp.extensions import db
 from webapp.jobs.queue import describe_error, get_queue, job_id, key, redis_connection
-from webapp.models.base import sql_utcnow
 from webapp.models.jobs import PurgeRun
 from webapp.models.metadata import ClientMetadataEntry
 from webapp.timeutil import utcnow
@@ -129,7 +128,7 @@ def _delete_batch(size: int) -> int:
     The expiry test is in the DELETE (and, on PostgreSQL, re-checked on the locked row
     version), evaluated with the database clock at that moment, never a list read earlier.
     """
-    expired = _entries.c.expires_at <= sql_utcnow()
+    expired = ClientMetadataEntry.expired(_entries.c.expires_at)
     picked = select(_entries.c.id).where(expired).order_by(_entries.c.expires_at).limit(size)
     if db.session.get_bind().dialect.name == "postgresql":
         picked = picked.with_for_update(skip_locked=True)

@@ -22,19 +22,21 @@ from datetime import datetime, timezone
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, func, literal, or_, select, text
+from sqlalchemy import and_, func, literal, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from werkzeug.http import parse_etags
 
 from webapp.extensions import db
 from webapp.metadata import audit
+from webapp.metadata.calls import key_order
 from webapp.metadata.errors import NotFound, PreconditionFailed, ValidationError
 from webapp.models import ClientMetadataEntry, OAuth2Client, User
 from webapp.models.base import UTCDateTime, sql_utcnow
 from webapp.timeutil import iso_z, parse_iso, utcnow
 
-KEY_PATTERN = re.compile(r"[a-zA-Z0-9._-]+")
+# The one definition of a key's form; the OpenAPI document shows this very pattern.
+KEY_PATTERN = re.compile(r"^[a-zA-Z0-9._-]+$")
 KEY_MAX_LENGTH = 255
 VALUE_MAX_LENGTH = 65535
 VIA = "api:per-client"
@@ -46,22 +48,25 @@ _Entry = ClientMetadataEntry
 
 def _live():
     """Live means "no expiry, or an expiry the database clock has not reached yet"."""
-    return or_(_Entry.expires_at.is_(None), _Entry.expires_at > sql_utcnow())
+    return _Entry.live()
 
 
 def _of(user: User, client: OAuth2Client):
     return and_(_Entry.user_id == user.id, _Entry.client_id == client.id)
 
 
-def _key_order():
-    """Byte order on every engine; PostgreSQL's default collation would sort `B` between `a` and `c`."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return _Entry.key.collate("C")
-    return _Entry.key
+_key_order = key_order
 
 
-def list_entries(user: User, client: OAuth2Client) -> list[ClientMetadataEntry]:
-    """The live entries the client keeps for the user, sorted by key."""
+def list_entries(user: User, client: OAuth2Client, *,
+                 prefetched: list | None = None) -> list[ClientMetadataEntry]:
+    """The live entries the client keeps for the user, sorted by key.
+
+    `prefetched`: the same entries already read with the caller in one statement
+    (webapp.metadata.calls), which the API's hot path passes so they are not read twice.
+    """
+    if prefetched is not None:
+        return prefetched
     return list(db.session.scalars(
         select(_Entry).where(_of(user, client), _live()).order_by(_key_order())
     ))
@@ -88,15 +93,23 @@ def list_entries_by_client(
     return by_client
 
 
-def get_entry(user: User, client: OAuth2Client, key: str) -> ClientMetadataEntry:
-    """The live entry, or NotFound (an expired or malformed key is the same as a missing one)."""
-    if not _key_is_valid(key):
+def get_entry(user: User, client: OAuth2Client, key: str, *,
+              prefetched: list | None = None) -> ClientMetadataEntry:
+    """The live entry, or NotFound (an expired or malformed key is the same as a missing one).
+
+    `prefetched`: the live entry under `key` (or none) already read with the caller
+    (webapp.metadata.calls), so the API's hot path reads it once.
+    """
+    if not key_is_valid(key):
         raise NotFound()
-    entry = db.session.scalar(
-        select(_Entry)
-        .where(_of(user, client), _Entry.key == key, _live())
-        .execution_options(populate_existing=True)
-    )
+    if prefetched is not None:
+        entry = prefetched[0] if prefetched else None
+    else:
+        entry = db.session.scalar(
+            select(_Entry)
+            .where(_of(user, client), _Entry.key == key, _live())
+            .execution_options(populate_existing=True)
+        )
     if entry is None:
         raise NotFound()
     return entry
@@ -128,7 +141,8 @@ def etag(entry: ClientMetadataEntry) -> str:
 
 # --- validation --------------------------------------------------------------------------
 
-def _key_is_valid(key: object) -> bool:
+def key_is_valid(key: object) -> bool:
+    """Could an entry be stored under this key? (Anything else is simply not found.)"""
     return (isinstance(key, str) and 0 < len(key) <= KEY_MAX_LENGTH
             and KEY_PATTERN.fullmatch(key) is not None)
 
@@ -328,9 +342,13 @@ def delete_entry(
     client: OAuth2Client,
     key: str,
     if_match: str | None = None,
+    if_none_match: str | None = None,
 ) -> None:
-    """Delete a live entry; NotFound when there is none (PreconditionFailed if If-Match was sent)."""
-    if not _key_is_valid(key):
+    """Delete a live entry; NotFound when there is none (PreconditionFailed if If-Match was sent).
+
+    `if_none_match`: `*`, or the entry's current tag, refuses to delete it (412).
+    """
+    if not key_is_valid(key):
         if if_match is not None:
             raise PreconditionFailed()
         raise NotFound()
@@ -340,7 +358,7 @@ def delete_entry(
         if if_match is not None:
             raise PreconditionFailed()
         raise NotFound()
-    _check_preconditions(current, if_match, None)
+    _check_preconditions(current, if_match, if_none_match)
     old = _snapshot(current)
     db.session.delete(current)
     db.session.flush()

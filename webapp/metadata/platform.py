@@ -90,9 +90,29 @@ def etag(view: DocumentView) -> str:
     return f'"{view.version}-{digest}"'
 
 
-def get_document(user: User, platform: Platform) -> DocumentView:
-    """The user's document on the platform; the empty view when nothing is stored."""
+# Marks "not read yet" for get_document, apart from None ("read: nothing stored").
+NOT_READ: Final = object()
+
+
+def get_document(user: User, platform: Platform, *, stored: Any = NOT_READ) -> DocumentView:
+    """The user's document on the platform; the empty view when nothing is stored.
+
+    `stored`: the document row already read with the caller in one statement
+    (webapp.metadata.calls.platform_call; None when nothing is stored), so the API's
+    hot path reads it once.
+    """
+    if stored is not NOT_READ:
+        return view_of(stored)
     return _load(user, platform, lock=False)
+
+
+def view_of(row: Any | None) -> DocumentView:
+    """The view of a document row read elsewhere (`id` or `document_id`, `data`, `version`,
+    `created_at`, `updated_at`); None is the empty document."""
+    if row is None:
+        return EMPTY
+    row_id = getattr(row, "document_id", None) or row.id
+    return DocumentView(dict(row.data or {}), row.version, row.created_at, row.updated_at, row_id)
 
 
 def patch_document(
@@ -102,6 +122,7 @@ def patch_document(
     metadata: Any = NOT_GIVEN,
     delete_keys: Any = NOT_GIVEN,
     if_match: str | Iterable[str] | None = None,
+    if_none_match: str | Iterable[str] | None = None,
 ) -> DocumentView:
     """Remove `delete_keys`, then merge `metadata` in at the top level, atomically.
 
@@ -125,7 +146,8 @@ def patch_document(
             new.update(metadata)
         return new
 
-    return _write(actor, user, platform, ACTION_PATCH, change, if_match=if_match)
+    return _write(actor, user, platform, ACTION_PATCH, change, if_match=if_match,
+                  if_none_match=if_none_match)
 
 
 def replace_document(
@@ -154,13 +176,14 @@ def delete_document(
     user: User,
     platform: Platform,
     if_match: str | Iterable[str] | None = None,
+    if_none_match: str | Iterable[str] | None = None,
 ) -> bool:
     """Remove the stored row, so the document reads as empty again; True if one existed.
 
     Deleting when nothing is stored succeeds, changes nothing and is audited as any write.
     """
     current = _lock(user, platform)
-    _check_preconditions(current, if_match, None)
+    _check_preconditions(current, if_match, if_none_match)
     if not current.exists:
         audit.record(actor, ACTION_DELETE, target_user=user, platform_id=platform.id, changes={})
         return False
@@ -256,10 +279,7 @@ def _load(user: User, platform: Platform, *, lock: bool) -> DocumentView:
     ).where(PlatformDocument.user_id == user.id, PlatformDocument.platform_id == platform.id)
     if lock:
         statement = statement.with_for_update()
-    row = db.session.execute(statement).one_or_none()
-    if row is None:
-        return EMPTY
-    return DocumentView(dict(row.data or {}), row.version, row.created_at, row.updated_at, row.id)
+    return view_of(db.session.execute(statement).one_or_none())
 
 
 def _same_json(a: Any, b: Any) -> bool:

@@ -1,14 +1,12 @@
 """Audit events: append-only. The ORM refuses updates and deletes; PostgreSQL has a trigger too."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, event
+from sqlalchemy import ForeignKey, Index, String, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
-from webapp.models.base import JSONDocument, UTCDateTime
+from webapp.models.base import BigId, JSONDocument, UTCDateTime
 from webapp.timeutil import utcnow
-
-BigId = BigInteger().with_variant(db.Integer(), "sqlite")
 
 
 class AuditEvent(db.Model):

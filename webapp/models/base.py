@@ -1,13 +1,17 @@
 """Column types and SQL expressions shared by every model."""
 from __future__ import annotations
 
-from sqlalchemy import JSON, DateTime
+from sqlalchemy import JSON, BigInteger, DateTime, Integer
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
 # One JSON document type: JSONB on PostgreSQL, JSON text elsewhere.
 JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+
+# Ids of the tables that grow without bound (entries, audit events): 64 bits on PostgreSQL;
+# SQLite's INTEGER PRIMARY KEY is already 64 bits and autoincrements only under that name.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 # Times are naive UTC (see webapp.timeutil).
 UTCDateTime = DateTime(timezone=False)

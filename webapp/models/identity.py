@@ -4,7 +4,7 @@ from __future__ import annotations
 import enum
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, func
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, false, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -130,6 +130,10 @@ class ApiToken(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     last_used_at: Mapped[object | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    # Made by someone other than its user (a tenant admin in the dashboard): it acts with
+    # member rights only, whatever role its user holds now or later. Kept apart from
+    # `created_by_id`, which is cleared when the creator is deleted.
+    member_rights_only: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
 

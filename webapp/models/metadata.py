@@ -1,14 +1,12 @@
 """The two shapes of metadata: per-client key/value entries and per-platform documents."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, or_
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
-from webapp.models.base import JSONDocument, UTCDateTime
+from webapp.models.base import BigId, JSONDocument, UTCDateTime, sql_utcnow
 from webapp.timeutil import utcnow
-
-BigId = BigInteger().with_variant(db.Integer(), "sqlite")
 
 
 class ClientMetadataEntry(db.Model):
@@ -32,6 +30,23 @@ class ClientMetadataEntry(db.Model):
     version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+
+    @staticmethod
+    def expired(expires_at=None):
+        """The one definition of "expired": an expiry the database clock has reached.
+
+        Every reader, writer and the purge ask this, with the database's clock at the moment
+        of the statement, so an entry is gone for all of them at the same instant. Pass the
+        column of another selectable (the purge's table) to ask it there.
+        """
+        column = ClientMetadataEntry.expires_at if expires_at is None else expires_at
+        return column <= sql_utcnow()
+
+    @staticmethod
+    def live(expires_at=None):
+        """Not expired: no expiry at all, or one still ahead."""
+        column = ClientMetadataEntry.expires_at if expires_at is None else expires_at
+        return or_(column.is_(None), ~ClientMetadataEntry.expired(column))
 
 
 class PlatformDocument(db.Model):

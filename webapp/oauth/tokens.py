@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import case, or_, select, update
+from sqlalchemy import and_, case, or_, select, update
 
 from webapp.extensions import db
 from webapp.hashing import hash_token, new_token
@@ -74,6 +74,21 @@ def find_access_token(token_string: str) -> OAuth2Token | None:
         return None
     return db.session.scalar(
         select(OAuth2Token).where(OAuth2Token.access_token == hash_token(token_string))
+    )
+
+
+def access_token_usable(now: float):
+    """SQL: the access token is neither revoked nor expired at `now` (seconds since the epoch).
+
+    The same test as authlib's `is_revoked()` and `is_expired()` on the row, for queries
+    that authenticate and read in one statement: a rotated refresh token retires its
+    access token too, and a lifetime of 0 never expires.
+    """
+    return and_(
+        OAuth2Token.access_token_revoked_at == 0,
+        OAuth2Token.refresh_token_revoked_at == 0,
+        or_(OAuth2Token.expires_in.is_(None), OAuth2Token.expires_in == 0,
+            OAuth2Token.issued_at + OAuth2Token.expires_in >= now),
     )
 
 

@@ -93,7 +93,12 @@ def _description(config) -> str:
         "stored (the key quota; a merged document's size and depth).\n\n"
         "Unknown routes under `/api/` answer a JSON 404 in the dialect of their prefix: "
         '`{"message": "Not found."}` under `/api/v2/`, `{"detail": "Not found."}` under '
-        "`/api/core/`. Every response carries `X-Request-ID`."
+        "`/api/core/`. Every response carries `X-Request-ID`; every answer of both APIs "
+        "carries `Cache-Control: no-store`.\n\n"
+        "When the database is unreachable (a lost connection, none free in time), the "
+        "request changes nothing and answers 503 in its API's dialect with `Retry-After` "
+        '(seconds): `{"message": "Service Unavailable"}` under `/api/v2/`, '
+        '`{"detail": "Service temporarily unavailable, try again later."}` under `/api/core/`.'
     )
 
 

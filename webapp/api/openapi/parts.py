@@ -5,12 +5,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from webapp.metadata import per_client
 from webapp.metadata.per_client import KEY_MAX_LENGTH
 
 PER_CLIENT_LIST = "/api/v2/metadata"
 PER_CLIENT_ENTRY = "/api/v2/metadata/{key}"
 PLATFORM = "/api/core/users/platform-metadata/"
-KEY_PATTERN = "^[a-zA-Z0-9._-]+$"
+KEY_PATTERN = per_client.KEY_PATTERN.pattern
 LATER = "2099-12-31T23:59:59Z"
 PER_CLIENT_TAG, PLATFORM_TAG = "Per-client metadata", "Platform metadata"
 

@@ -154,7 +154,7 @@ def _per_client_paths(config) -> dict:
             "delete": {
                 "tags": [PER_CLIENT_TAG], "operationId": "deletePerClientEntry",
                 "security": write, "summary": "Delete an entry",
-                "parameters": _params("If-Match"),
+                "parameters": _params("If-Match", "If-None-Match"),
                 "responses": {"204": _response("Deleted; no body."),
                               **_pick(errors, "401", "403", "404", "405", "412", "413", "500")},
             },

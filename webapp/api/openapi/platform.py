@@ -139,7 +139,7 @@ def _platform_paths(config) -> dict:
                 description="`delete_keys` are removed first, then `metadata` is merged in "
                             "shallowly (a nested object is replaced whole; a key set to null "
                             "stores null). Deleting an absent key is not an error.",
-                parameters=_params("If-Match"),
+                parameters=_params("If-Match", "If-None-Match"),
                 requestBody={"required": True, "content": _content(_ref("PlatformPatch"), [
                     ("merge-and-delete", "Delete legacyTheme, set theme",
                      {"metadata": {"theme": "dark"}, "delete_keys": ["legacyTheme"]}),
@@ -155,6 +155,6 @@ def _platform_paths(config) -> dict:
             "delete": operation(
                 "delete", "Remove the whole document", (*common, "412"),
                 _response("Deleted, also when nothing was stored; no body."),
-                parameters=_params("If-Match")),
+                parameters=_params("If-Match", "If-None-Match")),
         }
     }

@@ -1,0 +1,66 @@
+"""A database connection lost mid-request (issue 9 item 3, issue 10 item 5; CONTRACT §4).
+
+The pool no longer pings a connection before each checkout: one the server has killed
+fails the one request that meets it, answered 503 in the API's JSON dialect with
+Retry-After (never an HTML page), and the next request works on a fresh connection.
+"""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.api.conftest import METADATA_PATH, PLATFORM_PATH
+from tests.factories import make_client_entry
+from webapp.extensions import db
+
+
+@pytest.fixture
+def kill_connection(app):
+    """Kill, from outside, the server process behind the app's pooled connection."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("needs a server whose connections can be killed")
+    outside = create_engine(db.engine.url, isolation_level="AUTOCOMMIT")
+
+    def kill() -> None:
+        pid = db.session.scalar(text("SELECT pg_backend_pid()"))
+        db.session.commit()  # the connection goes back to the pool, alive as far as it knows
+        with outside.connect() as conn:
+            assert conn.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+    yield kill
+    outside.dispose()
+
+
+def test_per_client_read_answers_503_json_then_recovers(client, caller, kill_connection):
+    make_client_entry(caller.user, caller.client, "theme", "dark")
+    kill_connection()
+    lost = client.get(f"{METADATA_PATH}/theme", headers=caller.headers)
+    assert lost.status_code == 503
+    assert lost.is_json and lost.get_json() == {"message": "Service Unavailable"}
+    assert lost.headers["Retry-After"] == "1"
+    again = client.get(f"{METADATA_PATH}/theme", headers=caller.headers)
+    assert again.status_code == 200
+    assert again.get_json()["value"] == "dark"
+
+
+def test_per_client_write_answers_503_json_then_recovers(client, caller, kill_connection):
+    kill_connection()
+    lost = client.put(f"{METADATA_PATH}/theme", json={"value": "dark"}, headers=caller.headers)
+    assert lost.status_code == 503
+    assert lost.get_json() == {"message": "Service Unavailable"}
+    assert "Retry-After" in lost.headers
+    assert client.put(f"{METADATA_PATH}/theme", json={"value": "dark"},
+                      headers=caller.headers).status_code == 201
+
+
+def test_platform_api_answers_503_json_then_recovers(platform_api, platform_world,
+                                                     kill_connection):
+    key = platform_world.token(platform_world.member)
+    assert platform_api("GET", key, "acme-corp").status_code == 200
+    kill_connection()
+    lost = platform_api("GET", key, "acme-corp")
+    assert lost.status_code == 503
+    assert lost.get_json() == {"detail": "Service temporarily unavailable, try again later."}
+    assert lost.headers["Retry-After"] == "1"
+    assert platform_api("GET", key, "acme-corp").status_code == 200
+    assert PLATFORM_PATH in lost.request.url
