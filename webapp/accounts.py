@@ -16,6 +16,7 @@ from webapp.hashing import hash_token, new_token
 from webapp.metadata import audit
 from webapp.metadata.errors import NotFound, ValidationError
 from webapp.models import ApiToken, Membership, Platform, Role, User
+from webapp.passwords import password_problem
 from webapp.timeutil import utcnow
 
 USERNAME_RE = re.compile(r"^[\w.@+-]{1,150}$")
@@ -40,6 +41,8 @@ def create_user(
         raise ValidationError.single("username", f"A user named {username!r} already exists.")
     if email is not None and email.strip() and "@" not in email:
         raise ValidationError.single("email", "Enter a valid email address.")
+    if password:
+        _check_password(password, username, email)
     user = User(username=username, email=(email or "").strip() or None, is_superadmin=superadmin)
     if password:
         user.set_password(password)
@@ -57,9 +60,16 @@ def create_user(
 def set_password(actor: audit.Actor, user: User, password: str) -> None:
     if not password:
         raise ValidationError.single("password", "The password may not be empty.")
+    _check_password(password, user.username, user.email)
     user.set_password(password)
     user.end_sessions()  # whoever was signed in with the old password is no longer
     audit.record(actor, "user.set_password", target_user=user)
+
+
+def _check_password(password: str, username: str, email: str | None) -> None:
+    problem = password_problem(password, username=username, email=email)
+    if problem is not None:
+        raise ValidationError.single("password", problem)
 
 
 def create_platform(actor: audit.Actor, platform_key: str, name: str | None = None) -> Platform:
