@@ -6,16 +6,25 @@ are written once.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from webapp import access
 from webapp.extensions import db
 from webapp.hashing import hash_token, new_token
 from webapp.metadata import audit
 from webapp.metadata.errors import NotFound, ValidationError
-from webapp.models import ApiToken, Membership, Platform, Role, User
+from webapp.models import (
+    ApiToken,
+    Membership,
+    OAuth2Client,
+    OAuth2Token,
+    Platform,
+    Role,
+    User,
+)
 from webapp.passwords import password_problem
 from webapp.timeutil import utcnow
 
@@ -131,6 +140,25 @@ def remove_membership(actor: audit.Actor, platform: Platform, user: User) -> Non
         ApiToken.revoked_at.is_(None)))
     for token in limited:
         revoke_api_token(actor, token)
+    _revoke_oauth_tokens(user, platform)
+
+
+def _revoke_oauth_tokens(user: User, platform: Platform) -> None:
+    """A client belongs to its platform (CONTRACT section 5): an ex-member's access and
+    refresh tokens for that platform's clients stop working on the very next request."""
+    now = int(time.time())
+    clients = select(OAuth2Client.client_id).where(OAuth2Client.platform_id == platform.id)
+    for column in (OAuth2Token.access_token_revoked_at, OAuth2Token.refresh_token_revoked_at):
+        db.session.execute(
+            update(OAuth2Token)
+            .where(OAuth2Token.user_id == user.id, OAuth2Token.client_id.in_(clients),
+                   column == 0)
+            .values({column.key: now})
+            .execution_options(synchronize_session=False)
+        )
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, OAuth2Token) and obj.user_id == user.id:
+            db.session.expire(obj)
 
 
 @dataclass(frozen=True)
