@@ -36,9 +36,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
 
-    from webapp import api, cli, dashboard, http, jobs, oauth
+    from webapp import api, cli, dashboard, errors, http, jobs, oauth
 
     http.init_app(app)
+    errors.init_app(app)
     oauth.init_app(app)
     api.init_app(app)
     dashboard.init_app(app)

@@ -12,9 +12,9 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from sqlalchemy import update
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.exceptions import MethodNotAllowed
 
 from webapp import access
 from webapp.accounts import authenticate_api_token
@@ -211,26 +211,3 @@ def _unparsable(error):
 @bp.errorhandler(PreconditionFailed)
 def _precondition_failed(error):
     return _error(412, {"detail": "Precondition failed."})
-
-
-@bp.errorhandler(HTTPException)
-def _http_error(error: HTTPException):
-    headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
-    code = error.code or 500
-    return _error(code, {"detail": http_detail(code, error.description)}, headers)
-
-
-def http_detail(status: int, otherwise: str) -> str:
-    """This API's words for an HTTP error, here and for unknown routes under /api/core/."""
-    return {
-        404: "Not found.",
-        405: f'Method "{request.method}" not allowed.',
-        413: f"Request body exceeds {current_app.config['MAX_CONTENT_LENGTH']} bytes.",
-        500: "A server error occurred.",
-    }.get(status, otherwise)
-
-
-@bp.errorhandler(Exception)
-def _server_error(error: Exception):
-    current_app.logger.exception("Unhandled error on %s %s", request.method, request.path)
-    return _error(500, {"detail": "A server error occurred."})
