@@ -78,6 +78,8 @@ def from_environment() -> dict:
         "PLATFORM_METADATA_MAX_DEPTH": _int("PLATFORM_METADATA_MAX_DEPTH", 32),
         # Both APIs
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 1024 * 1024),
+        # Opt-in, per token, e.g. "600 per minute" (counted where the sign-in limit is).
+        "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT") or None,
         # OAuth server
         "OAUTH2_ACCESS_TOKEN_EXPIRES_IN": _int("OAUTH2_ACCESS_TOKEN_EXPIRES_IN", 3600),
         "OAUTH2_REFRESH_TOKEN_EXPIRES_IN": _int("OAUTH2_REFRESH_TOKEN_EXPIRES_IN", 30 * 24 * 3600),

@@ -11,6 +11,7 @@ Redis outage never turns a sign-in, a consent or an API call into a 500.
 from __future__ import annotations
 
 import hashlib
+import time
 
 from flask import Flask, current_app, request
 
@@ -30,6 +31,11 @@ def configure(app: Flask) -> None:
     config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     # Fixed windows: a hit is one atomic INCR, and a refund (below) is one INCRBY -1.
     config.setdefault("RATELIMIT_STRATEGY", "fixed-window")
+    # The IETF draft's names (RateLimit-*), for the APIs and the sign-in page alike.
+    config.setdefault("RATELIMIT_HEADER_LIMIT", "RateLimit-Limit")
+    config.setdefault("RATELIMIT_HEADER_REMAINING", "RateLimit-Remaining")
+    config.setdefault("RATELIMIT_HEADER_RESET", "RateLimit-Reset")
+    app.after_request(reset_in_seconds)
 
 
 def storage_uri(redis_url: str | None) -> str:
@@ -74,3 +80,46 @@ def refund_login_attempt() -> None:
             counted.limiter.hit(counted.limit, *counted.request_args, cost=-1)
         except Exception:  # noqa: BLE001  (storage down: the fallback took the hit, and
             current_app.logger.warning("Could not refund a sign-in attempt", exc_info=True)
+
+
+# --- the APIs (opt-in) ------------------------------------------------------------------------
+
+def api_limit() -> str:
+    return current_app.config.get("API_RATE_LIMIT") or ""
+
+
+def api_limit_off() -> bool:
+    """The whole cost of the API limit when it is off: two dictionary look-ups."""
+    return not current_app.config.get("API_RATE_LIMIT") or disabled()
+
+
+def api_token_key() -> str:
+    """One count per credential (the Authorization header, hashed: the limiter's keys
+    hold no secrets); a request without one counts against its address."""
+    credential = request.headers.get("Authorization")
+    if not credential:
+        return "anonymous:" + (request.remote_addr or "-")
+    return "token:" + hashlib.sha256(credential.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
+def limit_apis(*blueprints) -> None:
+    """`API_RATE_LIMIT` (e.g. "600 per minute") on every route of the blueprints, per token.
+
+    Blueprints are module-level and outlive the apps a process builds (tests build many),
+    so each is marked once; the limit itself is read from the current app's config."""
+    for blueprint in blueprints:
+        if getattr(blueprint, "_api_rate_limited", False):
+            continue
+        # Shared: one count per token across every route, not one per route.
+        limiter.shared_limit(api_limit, scope="api", key_func=api_token_key,
+                             exempt_when=api_limit_off)(blueprint)
+        blueprint._api_rate_limited = True
+
+
+def reset_in_seconds(response):
+    """RateLimit-Reset says how many seconds until the window resets (the IETF draft's
+    meaning), where Flask-Limiter writes the moment as a Unix time."""
+    reset = response.headers.get("RateLimit-Reset")
+    if reset and reset.isdigit():
+        response.headers["RateLimit-Reset"] = str(max(0, int(reset) - int(time.time())))
+    return response

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from flask import Flask, request
 
+from webapp import ratelimit
 from webapp.extensions import csrf
 
 
 def init_app(app: Flask) -> None:
     from webapp.api import openapi, per_client, platform
 
+    ratelimit.limit_apis(per_client.bp, platform.bp)  # API_RATE_LIMIT, off unless set
     for module in (per_client, platform, openapi):
         csrf.exempt(module.bp)  # token-authenticated APIs; no cookies, no CSRF
         app.register_blueprint(module.bp)
