@@ -35,13 +35,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(_migrations_dir()))
     login_manager.init_app(app)
     csrf.init_app(app)
-    ratelimit.configure(app)
-    limiter.init_app(app)
 
     from webapp import api, cli, dashboard, errors, http, jobs, oauth
 
     http.init_app(app)
     errors.init_app(app)
+    # After http: a throttled answer has its request id too.
+    ratelimit.configure(app)
+    limiter.init_app(app)
     oauth.init_app(app)
     api.init_app(app)
     dashboard.init_app(app)
