@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp import config as config_module
+from webapp import ratelimit
 from webapp.extensions import csrf, db, limiter, login_manager, migrate
 
 
@@ -34,11 +35,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(_migrations_dir()))
     login_manager.init_app(app)
     csrf.init_app(app)
-    limiter.init_app(app)
 
-    from webapp import api, cli, dashboard, http, jobs, oauth
+    from webapp import api, cli, dashboard, errors, http, jobs, oauth
 
     http.init_app(app)
+    errors.init_app(app)
+    # After http: a throttled answer has its request id too.
+    ratelimit.configure(app)
+    limiter.init_app(app)
     oauth.init_app(app)
     api.init_app(app)
     dashboard.init_app(app)

@@ -6,6 +6,7 @@ are written once.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -16,7 +17,16 @@ from webapp.extensions import db
 from webapp.hashing import hash_token, new_token
 from webapp.metadata import audit
 from webapp.metadata.errors import NotFound, ValidationError
-from webapp.models import ApiToken, Membership, Platform, Role, User
+from webapp.models import (
+    ApiToken,
+    Membership,
+    OAuth2Client,
+    OAuth2Token,
+    Platform,
+    Role,
+    User,
+)
+from webapp.passwords import password_problem
 from webapp.timeutil import utcnow
 
 USERNAME_RE = re.compile(r"^[\w.@+-]{1,150}$")
@@ -41,6 +51,8 @@ def create_user(
         raise ValidationError.single("username", f"A user named {username!r} already exists.")
     if email is not None and email.strip() and "@" not in email:
         raise ValidationError.single("email", "Enter a valid email address.")
+    if password:
+        _check_password(password, username, email)
     user = User(username=username, email=(email or "").strip() or None, is_superadmin=superadmin)
     if password:
         user.set_password(password)
@@ -58,9 +70,16 @@ def create_user(
 def set_password(actor: audit.Actor, user: User, password: str) -> None:
     if not password:
         raise ValidationError.single("password", "The password may not be empty.")
+    _check_password(password, user.username, user.email)
     user.set_password(password)
     user.end_sessions()  # whoever was signed in with the old password is no longer
     audit.record(actor, "user.set_password", target_user=user)
+
+
+def _check_password(password: str, username: str, email: str | None) -> None:
+    problem = password_problem(password, username=username, email=email)
+    if problem is not None:
+        raise ValidationError.single("password", problem)
 
 
 def create_platform(actor: audit.Actor, platform_key: str, name: str | None = None) -> Platform:
@@ -122,6 +141,25 @@ def remove_membership(actor: audit.Actor, platform: Platform, user: User) -> Non
         ApiToken.revoked_at.is_(None)))
     for token in limited:
         revoke_api_token(actor, token)
+    _revoke_oauth_tokens(user, platform)
+
+
+def _revoke_oauth_tokens(user: User, platform: Platform) -> None:
+    """A client belongs to its platform (CONTRACT section 5): an ex-member's access and
+    refresh tokens for that platform's clients stop working on the very next request."""
+    now = int(time.time())
+    clients = select(OAuth2Client.client_id).where(OAuth2Client.platform_id == platform.id)
+    for column in (OAuth2Token.access_token_revoked_at, OAuth2Token.refresh_token_revoked_at):
+        db.session.execute(
+            update(OAuth2Token)
+            .where(OAuth2Token.user_id == user.id, OAuth2Token.client_id.in_(clients),
+                   column == 0)
+            .values({column.key: now})
+            .execution_options(synchronize_session=False)
+        )
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, OAuth2Token) and obj.user_id == user.id:
+            db.session.expire(obj)
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,7 @@ def from_environment() -> dict:
         "SQLALCHEMY_DATABASE_URI": database_url(os.environ.get("DATABASE_URL")),
         # No liveness ping per checkout (a round trip on every request): connections are
         # recycled after DB_POOL_RECYCLE seconds, and one the server killed fails a single
-        # request (503, webapp.api.database_unavailable), after which the pool reconnects.
+        # request (503, webapp.errors.database_unavailable), after which the pool reconnects.
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": _int("DB_POOL_RECYCLE", 1800)},
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         # Per-client API
@@ -81,6 +81,8 @@ def from_environment() -> dict:
         "PLATFORM_METADATA_MAX_DEPTH": _int("PLATFORM_METADATA_MAX_DEPTH", 32),
         # Both APIs
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 1024 * 1024),
+        # Opt-in, per token, e.g. "600 per minute" (counted where the sign-in limit is).
+        "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT") or None,
         # OAuth server
         "OAUTH2_ACCESS_TOKEN_EXPIRES_IN": _int("OAUTH2_ACCESS_TOKEN_EXPIRES_IN", 3600),
         "OAUTH2_REFRESH_TOKEN_EXPIRES_IN": _int("OAUTH2_REFRESH_TOKEN_EXPIRES_IN", 30 * 24 * 3600),
@@ -97,7 +99,8 @@ def from_environment() -> dict:
         "RQ_QUEUE_PREFIX": os.environ.get("RQ_QUEUE_PREFIX", "metadata"),
         # Dashboard and sessions
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
-        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        # Unset: the Redis at REDIS_URL (webapp.ratelimit); `memory://` counts per process.
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or None,
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
         "RATELIMIT_HEADERS_ENABLED": True,
         # A signed-in session ends after this many seconds without a request.

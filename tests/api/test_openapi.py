@@ -214,15 +214,18 @@ def test_openapi_names_every_status_of_the_contract(client):
         return set(paths[path][method]["responses"])
 
     entry = "/api/v2/metadata/{key}"
-    assert statuses("/api/v2/metadata", "get") == {"200", "401", "403", "405", "413", "500"}
+    everywhere = {"429", "503"}  # the opt-in rate limit; the database not answering
+    assert statuses("/api/v2/metadata", "get") == {"200", "401", "403", "405", "413",
+                                                   "500"} | everywhere
     assert statuses("/api/v2/metadata", "head") == statuses("/api/v2/metadata", "get")
-    assert statuses(entry, "get") == {"200", "401", "403", "404", "405", "413", "500"}
+    assert statuses(entry, "get") == {"200", "401", "403", "404", "405", "413", "500"} | everywhere
     assert statuses(entry, "head") == statuses(entry, "get")
-    assert statuses(entry, "put") == {"200", "201", "400", "401", "403", "405", "412", "413",
-                                      "422", "500"}
-    assert statuses(entry, "delete") == {"204", "401", "403", "404", "405", "412", "413", "500"}
+    assert statuses(entry, "put") == {"200", "201", "400", "401", "403", "404", "405", "412",
+                                      "413", "422", "500"} | everywhere
+    assert statuses(entry, "delete") == {"204", "401", "403", "404", "405", "412", "413",
+                                         "500"} | everywhere
     platform = "/api/core/users/platform-metadata/"
-    common = {"400", "401", "403", "404", "405", "413", "500"}
+    common = {"400", "401", "403", "404", "405", "413", "500"} | everywhere
     assert statuses(platform, "get") == statuses(platform, "head") == {"200"} | common
     assert statuses(platform, "patch") == statuses(platform, "put") == {"200", "412"} | common
     assert statuses(platform, "delete") == {"204", "412"} | common
@@ -309,8 +312,29 @@ def test_limits_are_read_from_the_config_at_request_time(app, client, monkeypatc
 
 # --- the document against real answers ----------------------------------------------------------
 
+def with_limit_and_outage(recorder, make_app, tmp_path, headers, operations, first) -> None:
+    """Every operation over API_RATE_LIMIT (429), then with a database that does not
+    answer (503), through apps of their own."""
+    from webapp.extensions import limiter
+
+    own = recorder.client
+    throttled = make_app(**LIMITS, RATELIMIT_ENABLED=True, API_RATE_LIMIT="1 per minute")
+    limiter.reset()
+    recorder.client = throttled.test_client()
+    method, path, query, expect = first  # the one request allowed
+    recorder(method, path, query=query, headers=headers, expect=expect)
+    for method, path, query, body in operations:
+        recorder(method, path, query=query, headers=headers, json=body, expect=429)
+    limiter.reset()
+    down = make_app(**LIMITS, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path}/none/here.db")
+    recorder.client = down.test_client()
+    for method, path, query, body in operations:
+        recorder(method, path, query=query, headers=headers, json=body, expect=503)
+    recorder.client = own
+
+
 def test_every_per_client_answer_is_documented_and_every_example_is_real(
-        recorder, caller, monkeypatch):
+        recorder, caller, monkeypatch, make_app, tmp_path):
     call, root = recorder, METADATA_PATH
     entry = f"{root}/theme"
     full = {"Authorization": f"Bearer {caller.token}"}
@@ -395,17 +419,24 @@ def test_every_per_client_answer_is_documented_and_every_example_is_real(
     def broken(*args, **kwargs):
         raise RuntimeError("secret internals")
 
+    # a key holding a slash names no entry: 404 for PUT too
+    call("PUT", f"{root}/a%2Fb", headers=full, json={"value": "x"}, expect=404)
+
     for name in ("list_entries", "get_entry", "put_entry", "delete_entry"):
         monkeypatch.setattr(per_client_service, name, broken)
     for method, path, body in operations:
         response = call(method, path, headers=full, json=body, expect=500)
         assert b"secret" not in response.data
+    monkeypatch.undo()
 
+    with_limit_and_outage(recorder, make_app, tmp_path, full,
+                          [(method, path, None, body) for method, path, body in operations],
+                          first=("GET", entry, None, 404))
     recorder.assert_documented_and_covered("/api/v2/")
 
 
 def test_every_platform_answer_is_documented_and_every_example_is_real(
-        recorder, platform_world, monkeypatch):
+        recorder, platform_world, monkeypatch, make_app, tmp_path):
     world, call = platform_world, recorder
     path = PLATFORM_PATH
     me = {"Authorization": f"Token {world.token(world.member)}"}
@@ -495,7 +526,11 @@ def test_every_platform_answer_is_documented_and_every_example_is_real(
     for method in methods:
         response = call(method, path, query=acme, headers=me, json=body, expect=500)
         assert b"secret" not in response.data
+    monkeypatch.undo()
 
+    with_limit_and_outage(recorder, make_app, tmp_path, me,
+                          [(method, path, acme, body) for method in methods],
+                          first=("GET", path, acme, 200))
     recorder.assert_documented_and_covered("/api/core/")
 
 
@@ -589,3 +624,27 @@ def test_docs_page_escapes_what_it_shows(client, monkeypatch):
     assert all(tag.startswith('<script src="/static/') for tag in re.findall(r"<script[^>]*>", page))
     assert page.count(str(escape(evil))) >= 6
     assert str(escape(json.dumps({"error": evil}, indent=2))) in page  # an example's JSON, too
+
+
+def test_the_document_and_the_server_agree_where_they_once_did_not(client, platform_world):
+    """X-Request-ID of any length is accepted (and replaced when not kept); a PATCH body of
+    `{}` is refused by both; PUT of a key holding a slash is a documented 404."""
+    spec = client.get("/api/openapi.json").get_json()
+    parameter = next(p for p in spec["paths"]["/api/v2/metadata"]["parameters"]
+                     if p["name"] == "X-Request-ID")
+    long_id = "a" * 65
+    assert Draft202012Validator(parameter["schema"]).is_valid(long_id)
+    answered = client.get("/api/v2/metadata", headers={"X-Request-ID": long_id})
+    assert answered.status_code == 401 and answered.headers["X-Request-ID"] not in ("", long_id)
+
+    patch_schema = dict(spec["components"]["schemas"]["PlatformPatch"],
+                        components=spec["components"])
+    assert not Draft202012Validator(patch_schema).is_valid({})
+    assert Draft202012Validator(patch_schema).is_valid({"delete_keys": []})
+    world = platform_world
+    refused = client.patch(PLATFORM_PATH, query_string={"platform_key": "acme-corp"}, json={},
+                           headers={"Authorization": f"Token {world.token(world.member)}"})
+    assert refused.status_code == 400
+
+    put = spec["paths"]["/api/v2/metadata/{key}"]["put"]["responses"]
+    assert "404" in put

@@ -127,15 +127,21 @@ def test_filters_by_platform_user_and_actor(web, world, events):
     assert both == [events["key"].id, events["doc"].id]
 
 
-def test_an_unknown_username_in_a_filter_says_so(web, world, events):
+@pytest.mark.parametrize("field", ["user", "actor"])
+def test_an_unknown_username_and_another_tenants_answer_alike(web, world, events, field):
+    """No hint that a username exists on another tenant (CONTRACT section 6): globex's
+    `bob` and a name nobody has give the same page, apart from the name typed."""
     login(web, world.acme_admin)
-    response = web.get("/admin/audit?user=ghost")
-    assert response.status_code == 200
-    page = text(response)
-    assert "No user is named “ghost”." in page
-    assert event_ids(page) == []
-    assert "No events match these filters." in page
-    assert 'value="ghost"' in page
+    pages = {}
+    for name in ("ghost", "bob"):
+        response = web.get(f"/admin/audit?{field}={name}")
+        assert response.status_code == 200
+        page = text(response)
+        assert event_ids(page) == []
+        assert "No events match these filters." in page and f'value="{name}"' in page
+        pages[name] = re.sub(r'name="csrf_token"[^>]*>', "", page).replace(name, "NAME")
+    assert "No user is named" not in pages["ghost"]
+    assert pages["ghost"] == pages["bob"]
 
 
 def test_the_filter_offers_only_platforms_the_viewer_administers(web, world, events):

@@ -60,7 +60,7 @@ def test_creating_a_platform_refuses_bad_keys_and_changes_nothing(root, world, k
 
 def test_creating_a_user_who_can_then_sign_in(root, world, app):
     response = post_form(root, "/admin/superadmin/users", {
-        "username": "Zed", "email": "zed@example.com", "password": "a long password", "superadmin": "y"})
+        "username": "Zed", "email": "zed@example.com", "password": "a long passphrase", "superadmin": "y"})
     assert response.status_code == 302
     assert "User Zed created." in text(root.get(response.headers["Location"]))
     user = User.by_username("zed")
@@ -69,11 +69,11 @@ def test_creating_a_user_who_can_then_sign_in(root, world, app):
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.target_user_id == user.id))
     assert event.action == "user.create" and event.changes == {"superadmin": {"new": True}}
     other = app.test_client()
-    login(other, user, password="a long password")
+    login(other, user, password="a long passphrase")
 
 
 def test_a_new_user_is_not_a_superadmin_unless_ticked(root, world):
-    post_form(root, "/admin/superadmin/users", {"username": "plain", "password": "a long password"})
+    post_form(root, "/admin/superadmin/users", {"username": "plain", "password": "a long passphrase"})
     assert User.by_username("plain").is_superadmin is False
 
 
@@ -83,12 +83,18 @@ def test_a_new_user_is_not_a_superadmin_unless_ticked(root, world):
     ({"username": XSS_SCRIPT}, "Usernames are 1 to 150 letters, digits"),
     ({"username": ""}, "Enter a username."),
     ({"email": "not-an-email"}, "Enter a valid email address."),
-    ({"password": "short"}, "Passwords are at least 8 characters."),
+    ({"password": "short"}, "The password must be at least 12 characters."),
+    ({"password": "x" * 129}, "The password must be at most 128 characters."),
+    ({"username": "averylongname", "password": "AveryLongName"},
+     "The password may not be the username."),
+    ({"email": "new.person@example.com", "password": "New.Person@example.com"},
+     "The password may not be the email address."),
+    ({"password": "qwerty123456"}, "The password is too common"),
     ({"password": ""}, "Enter a password."),
 ])
 def test_creating_a_user_refuses_bad_input_and_changes_nothing(root, world, data, message):
     before = snapshot()
-    typed = {"username": "newperson", "email": "new@example.com", "password": "a long password", **data}
+    typed = {"username": "newperson", "email": "new@example.com", "password": "a long passphrase", **data}
     response = post_form(root, "/admin/superadmin/users", typed)
     assert response.status_code == 400
     page = text(response)
@@ -97,7 +103,7 @@ def test_creating_a_user_refuses_bad_input_and_changes_nothing(root, world, data
     if typed["username"]:
         escaped = typed["username"].replace("<", "&lt;").replace(">", "&gt;")
         assert f'value="{escaped}"' in page  # kept, as text
-    assert 'value="a long password"' not in page  # passwords are never echoed
+    assert 'value="a long passphrase"' not in page  # passwords are never echoed
     assert snapshot() == before
 
 

@@ -10,9 +10,9 @@ from typing import Any
 
 from authlib.oauth2.rfc6749.resource_protector import TokenValidator
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
-from werkzeug.exceptions import HTTPException
 
-from webapp.api import DATABASE_UNAVAILABLE, database_unavailable, request_body, rollback_quietly
+from webapp.api import request_body
+from webapp.errors import rollback_quietly
 from webapp.extensions import db
 from webapp.metadata import calls, per_client
 from webapp.metadata.audit import Actor
@@ -174,47 +174,3 @@ def not_found(error):
 def precondition_failed(error):
     rollback_quietly()
     return _message(412, "Precondition failed.")
-
-
-HTTP_MESSAGES = {
-    400: "Bad request.",
-    404: "Not found.",
-    405: "Method not allowed.",
-    413: "The request body is too large.",
-    500: "Server Error",
-}
-
-
-def http_message(status: int, otherwise: str) -> str:
-    """This API's words for an HTTP error, here and for unknown routes under /api/v2/."""
-    return HTTP_MESSAGES.get(status, otherwise)
-
-
-@bp.errorhandler(HTTPException)
-def http_error(error: HTTPException):
-    status = error.code or 500
-    response = _message(status, http_message(status, error.name))
-    for name, value in error.get_headers():
-        if name.lower() not in ("content-type", "content-length"):
-            response.headers[name] = value
-    return response
-
-
-def unavailable(error: Exception):
-    """The database is unreachable: 503 with Retry-After, in Laravel's words."""
-    headers = database_unavailable(error)
-    response = _message(503, "Service Unavailable")
-    response.headers.update(headers)
-    return response
-
-
-for _lost in DATABASE_UNAVAILABLE:
-    bp.register_error_handler(_lost, unavailable)
-
-
-@bp.errorhandler(Exception)
-def server_error(error: Exception):
-    """Never a stack trace: the log gets it, the caller gets Laravel's plain 500."""
-    rollback_quietly()
-    current_app.logger.exception("Unhandled error on %s %s", request.method, request.path)
-    return _message(500, "Server Error")

@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from flask import Blueprint, Response, request
+from werkzeug.exceptions import MethodNotAllowed
 
 from webapp import access
 from webapp.accounts import note_api_token_use
-from webapp.api import DATABASE_UNAVAILABLE, database_unavailable, request_body, rollback_quietly
+from webapp.api import request_body
+from webapp.errors import rollback_quietly
 from webapp.extensions import db
 from webapp.metadata import calls
 from webapp.metadata import platform as documents
@@ -191,36 +192,3 @@ def _unparsable(error):
 @bp.errorhandler(PreconditionFailed)
 def _precondition_failed(error):
     return _error(412, {"detail": "Precondition failed."})
-
-
-@bp.errorhandler(HTTPException)
-def _http_error(error: HTTPException):
-    headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
-    code = error.code or 500
-    return _error(code, {"detail": http_detail(code, error.description)}, headers)
-
-
-def http_detail(status: int, otherwise: str) -> str:
-    """This API's words for an HTTP error, here and for unknown routes under /api/core/."""
-    return {
-        404: "Not found.",
-        405: f'Method "{request.method}" not allowed.',
-        413: f"Request body exceeds {current_app.config['MAX_CONTENT_LENGTH']} bytes.",
-        500: "A server error occurred.",
-    }.get(status, otherwise)
-
-
-def _unavailable(error: Exception):
-    """The database is unreachable: 503 with Retry-After, in DRF's words."""
-    headers = database_unavailable(error)
-    return _json({"detail": "Service temporarily unavailable, try again later."}, 503, headers)
-
-
-for _lost in DATABASE_UNAVAILABLE:
-    bp.register_error_handler(_lost, _unavailable)
-
-
-@bp.errorhandler(Exception)
-def _server_error(error: Exception):
-    current_app.logger.exception("Unhandled error on %s %s", request.method, request.path)
-    return _error(500, {"detail": "A server error occurred."})

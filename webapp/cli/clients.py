@@ -1,6 +1,7 @@
 """`flask clients ...`: register OAuth clients and mint tokens without the browser flow."""
 import click
 
+from webapp import access
 from webapp.cli.common import cli_actor, emit, fail, json_option, transactional
 from webapp.models import Platform, User
 from webapp.oauth.clients import GRANT_TYPES, register_client, resolve_scope
@@ -49,6 +50,9 @@ def issue_token(client_id, username, scope, as_json):
         fail(f"No user {username!r}.")
     if not user.is_active:
         fail(f"User {user.username!r} is inactive.")
+    if not access.is_member(user, client.platform):
+        fail(f"User {user.username!r} is not a member of the client's platform "
+             f"{client.platform.platform_key!r}.")
     granted = resolve_scope(client, scope)
     if granted is None:
         fail(f"Scope {scope!r} is not within the client's scopes ({client.scope}).")

@@ -1,7 +1,7 @@
 """`flask platforms ...`"""
 import click
 
-from webapp import accounts
+from webapp import access, accounts
 from webapp.cli.common import cli_actor, emit, fail, json_option, transactional
 from webapp.models import Platform, User
 
@@ -41,3 +41,22 @@ def add_member(key, username, role, as_json):
         {"platform_key": platform.platform_key, "username": user.username, "role": role},
         f"{user.username} is now {role} of {platform.platform_key}",
     )
+
+
+@group.command("remove-member")
+@click.argument("key")
+@click.argument("username")
+@transactional
+def remove_member(key, username):
+    """End a membership; the user's tokens for the platform (API tokens made for it, OAuth
+    tokens of its clients) stop working at once."""
+    platform = Platform.by_key(key)
+    if platform is None:
+        fail(f"No platform {key!r}.")
+    user = User.by_username(username)
+    if user is None:
+        fail(f"No user {username!r}.")
+    if not access.is_member(user, platform):
+        fail(f"{user.username} is not a member of {platform.platform_key}.")
+    accounts.remove_membership(cli_actor(), platform, user)
+    click.echo(f"{user.username} is no longer a member of {platform.platform_key}")

@@ -1,8 +1,9 @@
 """Sign in and out (`/login`, `/logout`), shared by the dashboard and the OAuth login step.
 
 Hardening, each covered by tests/dashboard/test_auth.py:
-- Failed sign-ins are throttled per client address (Flask-Limiter, `LOGIN_RATE_LIMIT`,
-  e.g. "10 per minute"); only failures count, and the throttled answer is the 429 page.
+- Failed sign-ins are throttled per client address and per username (Flask-Limiter,
+  `LOGIN_RATE_LIMIT`, e.g. "10 per minute", counted in Redis: webapp.ratelimit); only
+  failures count, and the throttled answer is the 429 page.
 - A successful sign-in starts a fresh session: whatever the session held before is gone
   and the cookie changes (no session fixation).
 - The session cookie is HttpOnly and SameSite=Lax; it is Secure when
@@ -22,8 +23,6 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
-    Response,
-    current_app,
     flash,
     has_request_context,
     redirect,
@@ -35,6 +34,7 @@ from flask import (
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, login_user, logout_user
 
+from webapp import ratelimit
 from webapp.dashboard.forms import LoginForm
 from webapp.extensions import db, limiter, login_manager
 from webapp.hashing import hash_password, verify_password
@@ -86,21 +86,6 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
-def _login_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
-
-
-def _limit_disabled() -> bool:
-    # The limiter object is shared by every app built in one process (tests build several);
-    # each app's own RATELIMIT_ENABLED decides for its requests.
-    return not current_app.config.get("RATELIMIT_ENABLED", True)
-
-
-def _failed(response: Response) -> bool:
-    """Only failed attempts count against the limit; a successful sign-in redirects."""
-    return response.status_code != 302
-
-
 @functools.cache
 def _decoy_hash() -> str:
     return hash_password("not anybody's password")
@@ -122,14 +107,17 @@ def authenticate(username: str, password: str) -> User | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"], key_func=lambda: request.remote_addr or "-",
-               deduct_when=_failed, exempt_when=_limit_disabled)
+@limiter.limit(ratelimit.login_limit, methods=["POST"], key_func=ratelimit.login_address,
+               exempt_when=ratelimit.disabled)
+@limiter.limit(ratelimit.login_limit, methods=["POST"], key_func=ratelimit.login_username,
+               exempt_when=ratelimit.disabled)
 def login():
     form = LoginForm()
     next_url = safe_next(request.args.get("next"))
     if form.validate_on_submit():
         user = authenticate(form.username.data, form.password.data)
         if user is not None:
+            ratelimit.refund_login_attempt()
             # A fresh session on sign-in: nothing from before survives (no fixation). It
             # lasts SESSION_LIFETIME from the last request: an idle session runs out.
             session.clear()

@@ -6,7 +6,7 @@ import functools
 from flask import abort, current_app, g, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from werkzeug.exceptions import Forbidden, HTTPException, InternalServerError
+from werkzeug.exceptions import Forbidden, HTTPException
 from werkzeug.exceptions import NotFound as HTTPNotFound
 
 from webapp import access
@@ -144,6 +144,7 @@ ERROR_TITLES = {
     413: "That request is too large",
     429: "Too many attempts",
     500: "Something went wrong",
+    503: "The service is temporarily unavailable",
 }
 NO_DASHBOARD_TITLE = "Your account has no dashboard access"
 
@@ -168,56 +169,6 @@ def render_error_page(error: HTTPException):
         if name.lower() != "content-type":
             response.headers[name] = value
     return response
-
-
-def _handler_without_error_pages(error: HTTPException):
-    """The error handler Flask would pick if the HTML error pages were not registered."""
-    spec = current_app.error_handler_spec
-    for code in (error.code, None):
-        for name in (*request.blueprints, None):
-            handlers = spec.get(name, {}).get(code, {})
-            for cls in type(error).__mro__:
-                handler = handlers.get(cls)
-                if handler is not None and not getattr(handler, "is_html_error_page", False):
-                    return handler
-    return None
-
-
-def html_error_page(error: HTTPException):
-    if request.path.startswith("/api/"):
-        handler = _handler_without_error_pages(error)
-        return handler(error) if handler is not None else error
-    return render_error_page(error)
-
-
-html_error_page.is_html_error_page = True
-for _code in ERROR_TITLES:
-    bp.app_errorhandler(_code)(html_error_page)
-
-
-@bp.record_once
-def _unexpected_errors_get_the_error_page(state) -> None:
-    """Wrap the app-wide `Exception` handler of webapp.api so people get the 500 page.
-
-    That handler logs the error and answers JSON under /api/; elsewhere it returns a bare
-    InternalServerError, which Flask would send as werkzeug's plain page (returning an
-    exception does not run the 500 handler above). The dashboard is registered after the
-    APIs, so the handler is there to wrap; without one the error is logged here.
-    """
-    handlers = state.app.error_handler_spec.setdefault(None, {}).setdefault(None, {})
-    inner = handlers.get(Exception)
-
-    def unexpected_error(error: Exception):
-        if inner is not None:
-            answer = inner(error)
-        else:
-            current_app.logger.exception("Unhandled error on %s %s", request.method, request.path)
-            answer = InternalServerError()
-        if isinstance(answer, InternalServerError) and not request.path.startswith("/api/"):
-            return render_error_page(answer)
-        return answer
-
-    handlers[Exception] = unexpected_error
 
 
 @bp.errorhandler(NotFound)

@@ -178,20 +178,35 @@ def _value_errors(fields: Mapping[str, Any]) -> list[str]:
     return []
 
 
+# A complete ISO-8601 date-time and nothing else (CONTRACT section 2): Python's parser alone
+# would take a date without a time, and stops reading at a NUL.
+_DATE_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:[Zz]|[+-]\d{2}:?\d{2})?",
+    re.ASCII,
+)
+
+
 def _parse_expiry(raw: object) -> datetime | None:
-    """Naive UTC, or None for "no expiry"; ValueError when it is not a date."""
+    """Naive UTC to the second, or None for "no expiry"; ValueError when it is not a
+    date-time. Fractions of a second are dropped, so the stored time is the shown time
+    (an expiry shown rounded down would otherwise look already past)."""
     if raw is None or (isinstance(raw, str) and raw.strip() == ""):
         return None  # Laravel converts empty strings to null before validating
     if isinstance(raw, datetime):
         if raw.tzinfo is not None:
-            return raw.astimezone(timezone.utc).replace(tzinfo=None)
-        return raw
-    if not isinstance(raw, str):
+            raw = raw.astimezone(timezone.utc).replace(tzinfo=None)
+        return raw.replace(microsecond=0)
+    if not isinstance(raw, str) or not _DATE_TIME.fullmatch(raw):
         raise ValueError("not a date")
     try:
-        return parse_iso(raw)
+        return parse_iso(_seconds_only(raw)).replace(microsecond=0)
     except (OverflowError, UnicodeError) as error:
         raise ValueError("not a date") from error
+
+
+def _seconds_only(text: str) -> str:
+    """Without its fraction of a second (any number of digits, which Python may not read)."""
+    return re.sub(r"[.,]\d+", "", text, count=1)
 
 
 def _is_future(moment: datetime) -> bool:

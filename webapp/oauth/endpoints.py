@@ -5,13 +5,14 @@ both endpoints remember which of the two strings was presented (tokens.FoundToke
 """
 from __future__ import annotations
 
-from authlib.oauth2.rfc6749.errors import InvalidGrantError
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
 from flask import current_app
 
 from webapp.models import OAuth2Client
 from webapp.oauth.tokens import (
+    ACCESS_TOKEN,
     REFRESH_TOKEN,
     FoundToken,
     find_token,
@@ -20,14 +21,26 @@ from webapp.oauth.tokens import (
 )
 
 
+def known_hint(request) -> str | None:
+    """The token_type_hint if it names a kind of token we issue; an unknown hint is ignored
+    (RFC 7009 section 2.1, RFC 7662 section 2.1), not an error as authlib makes it."""
+    hint = request.form.get("token_type_hint")
+    return hint if hint in (ACCESS_TOKEN, REFRESH_TOKEN) else None
+
+
+def check_params(request) -> None:
+    if "token" not in request.form:
+        raise InvalidRequestError()
+
+
 class RevocationEndpoint(_RevocationEndpoint):
     # Public clients may revoke their own tokens, identified by client_id alone (RFC 7009
     # section 5); authlib refuses `none` for clients that have a secret.
     CLIENT_AUTH_METHODS = ["client_secret_basic", "none"]
 
     def authenticate_token(self, request, client: OAuth2Client) -> FoundToken | None:
-        self.check_params(request, client)
-        found = find_token(request.form["token"], request.form.get("token_type_hint"))
+        check_params(request)
+        found = find_token(request.form["token"], known_hint(request))
         if found is not None and found.token.client_id != client.client_id:
             raise InvalidGrantError("The token was not issued to this client.")
         return found
@@ -47,8 +60,8 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
     def authenticate_token(self, request, client: OAuth2Client) -> FoundToken | None:
         """Another client's token reads as inactive: a client learns nothing about tokens
         it was not issued."""
-        self.check_params(request, client)
-        found = find_token(request.form["token"], request.form.get("token_type_hint"))
+        check_params(request)
+        found = find_token(request.form["token"], known_hint(request))
         if found is None or found.token.client_id != client.client_id:
             return None
         return found

@@ -20,6 +20,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import current_app
 from sqlalchemy import delete, select
 
+from webapp import access
 from webapp.extensions import db
 from webapp.hashing import hash_token
 from webapp.models import OAuth2AuthorizationCode, OAuth2Client, OAuth2Token, User
@@ -44,6 +45,15 @@ def check_requested_scope(grant: grants.BaseGrant) -> str:
 def _active_user(user: User | None) -> User:
     if user is None or not user.is_active:
         raise InvalidGrantError("The user who granted access is no longer active.")
+    return user
+
+
+def _member_user(user: User | None, client: OAuth2Client) -> User:
+    """An active member of the client's platform: a client belongs to its platform, and a
+    membership that has ended since the consent (or the last refresh) ends the grant."""
+    user = _active_user(user)
+    if not access.is_member(user, client.platform):
+        raise InvalidGrantError("The user is not a member of the client's platform.")
     return user
 
 
@@ -162,7 +172,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         """Already deleted in create_token_response, before any token existed."""
 
     def authenticate_user(self, authorization_code) -> User:
-        return _active_user(db.session.get(User, authorization_code.user_id))
+        return _member_user(db.session.get(User, authorization_code.user_id), self.request.client)
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):
@@ -187,7 +197,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         return token
 
     def authenticate_user(self, refresh_token: OAuth2Token) -> User:
-        return _active_user(refresh_token.user)
+        return _member_user(refresh_token.user, self.request.client)
 
     def create_token_response(self):
         old = self.request.refresh_token

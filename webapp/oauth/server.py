@@ -8,7 +8,11 @@ apps (tests build many) can share it.
 from __future__ import annotations
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749.errors import InvalidScopeError, UnsupportedResponseTypeError
+from authlib.oauth2.rfc6749.errors import (
+    InvalidClientError,
+    InvalidScopeError,
+    UnsupportedResponseTypeError,
+)
 from flask import Flask, current_app, request, url_for
 
 from webapp.models import OAuth2Client, User
@@ -61,6 +65,14 @@ class Server(AuthorizationServer):
     def load_config(self, config) -> None:
         self.register_token_generator("default", generate_token)
         self.scopes_supported = list(SUPPORTED_SCOPES)
+
+    def authenticate_client(self, request, methods, endpoint="token"):
+        """authlib decodes Basic credentials as UTF-8 and lets the UnicodeDecodeError out
+        (a 500): credentials that cannot be decoded are credentials that do not match."""
+        try:
+            return super().authenticate_client(request, methods, endpoint)
+        except UnicodeError:
+            raise InvalidClientError(status_code=401) from None
 
     def get_authorization_grant(self, request):
         """authlib quotes an unknown response_type into its error description, and a

@@ -6,6 +6,7 @@ from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from webapp import access
 from webapp.extensions import db
 from webapp.oauth.clients import SCOPE_DESCRIPTIONS
 from webapp.oauth.server import authorization, server_metadata
@@ -23,9 +24,11 @@ def authorize() -> Response:
         grant = authorization.get_consent_grant(end_user=user)
     except OAuth2Error as error:
         return _authorization_error(error)
+    member = access.is_member(user, grant.request.client.platform)
     if request.method == "GET":
-        return _consent_page(grant)
-    granted_by = user if request.form.get("decision") == "allow" else None
+        return _consent_page(grant) if member else _not_for_you_page(grant)
+    # An outsider's POST is a refusal whatever it says: only members may grant (CONTRACT 5).
+    granted_by = user if member and request.form.get("decision") == "allow" else None
     response = authorization.create_authorization_response(grant=grant, grant_user=granted_by)
     db.session.commit()
     return response
@@ -68,6 +71,19 @@ def _authorization_error(error: OAuth2Error) -> Response:
         return authorization.handle_error_response(None, error)
     html = render_template("oauth/error.html", error=error.error, description=error.description)
     return Response(html, status=400)
+
+
+def _not_for_you_page(grant) -> Response:
+    """A client belongs to its platform: someone who is no member there is told so, with no
+    consent button; the way back takes the client an `access_denied`."""
+    refusal = authorization.create_authorization_response(grant=grant, grant_user=None)
+    html = render_template(
+        "oauth/not_member.html",
+        client_name=grant.request.client.client_name,
+        platform=grant.request.client.platform,
+        back_to=refusal.location,
+    )
+    return Response(html, status=403)
 
 
 def _consent_page(grant) -> Response:

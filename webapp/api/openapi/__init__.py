@@ -56,6 +56,8 @@ def _schemas() -> dict:
                                             "metadata": {"type": "object"},
                                             "created_at": time, "updated_at": time}},
         "PlatformPatch": {"type": "object",
+                          # Neither field: 400 non_field_errors (so `{}` is not a valid body).
+                          "anyOf": [{"required": ["metadata"]}, {"required": ["delete_keys"]}],
                           "properties": {"metadata": {"type": "object"},
                                          "delete_keys": {"type": "array", "items": {"type": "string"}}}},
         "PlatformPut": {"type": "object", "required": ["metadata"],

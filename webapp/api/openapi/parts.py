@@ -31,6 +31,16 @@ REQUEST_ID = _header("This request's id: the caller's X-Request-ID when it is at
 ETAG = _header("The entity tag of the resource as it is now, for If-Match and If-None-Match.")
 LOCATION = _header("The new entry's URL.", {"type": "string", "format": "uri-reference"})
 ALLOW = _header("The methods this path serves.")
+RETRY_AFTER = _header("Seconds to wait before trying again.", {"type": "integer", "minimum": 0})
+RATE_LIMIT_HEADERS = {
+    "Retry-After": RETRY_AFTER,
+    "RateLimit-Limit": _header("Requests allowed per window (API_RATE_LIMIT).",
+                               {"type": "integer", "minimum": 1}),
+    "RateLimit-Remaining": _header("Requests left in this window.", {"type": "integer",
+                                                                     "minimum": 0}),
+    "RateLimit-Reset": _header("Seconds until the window resets.", {"type": "integer",
+                                                                    "minimum": 0}),
+}
 
 
 def _www_authenticate(scheme: str) -> dict:
@@ -90,9 +100,11 @@ PARAMETERS = {
                                      "resource exists. Or a list of tags: 412 if one matches.",
                       "schema": {"type": "string"}, "example": "*"},
     "X-Request-ID": {"name": "X-Request-ID", "in": "header", "required": False,
-                     "description": "An id for this request (up to 64 letters, digits and "
-                                    "hyphens), echoed back and recorded in the audit log.",
-                     "schema": {"type": "string", "maxLength": 64}},
+                     "description": "An id for this request, echoed back and recorded in the "
+                                    "audit log. Any value is accepted: one of up to 64 ASCII "
+                                    "letters, digits and hyphens is kept, anything else is "
+                                    "replaced by a new id (see the X-Request-ID response header).",
+                     "schema": {"type": "string"}},
 }
 
 

@@ -9,6 +9,8 @@ from webapp.api.openapi.parts import (
     PER_CLIENT_ENTRY,
     PER_CLIENT_LIST,
     PER_CLIENT_TAG,
+    RATE_LIMIT_HEADERS,
+    RETRY_AFTER,
     Examples,
     _content,
     _head_of,
@@ -43,7 +45,9 @@ def _per_client_errors(config) -> dict[str, dict]:
         "403": _laravel("The token lacks the operation's scope (write does not imply read).", [
             ("invalid-scope", "Scope missing", {"message": "Invalid scope(s) provided."})]),
         "404": _laravel("No live entry with this key for this user and client (it never "
-                        "existed, was deleted, or has expired; or the key is malformed).",
+                        "existed, was deleted, or has expired; or the key is malformed). A key "
+                        "holding a slash (`a%2Fb`) names no entry path at all: 404 for every "
+                        "method, PUT included.",
                         [("not-found", "No such entry", {"message": "Not found."})]),
         "405": _laravel("Any method this path does not serve gets this answer instead.",
                         [("method-not-allowed", "Method not served",
@@ -84,8 +88,15 @@ def _per_client_errors(config) -> dict[str, dict]:
                 ("too-many-keys", f"creating a key past METADATA_MAX_KEYS ({max_keys})",
                  _invalid("key", f"The key field must not exceed {max_keys} keys per client.")),
             ]),
+        "429": _laravel("Over API_RATE_LIMIT (opt-in, counted per token); nothing changed.",
+                        [("too-many", "Rate limited", {"message": "Too Many Attempts."})],
+                        RATE_LIMIT_HEADERS),
         "500": _laravel("An unexpected error; nothing is changed and no stack trace is shown.",
                         [("server-error", "Server error", {"message": "Server Error"})]),
+        "503": _laravel("The database does not answer; nothing is changed. Try again after "
+                        "Retry-After seconds.",
+                        [("unavailable", "Database unavailable",
+                          {"message": "Service Unavailable"})], {"Retry-After": RETRY_AFTER}),
     }
 
 
@@ -107,7 +118,7 @@ def _per_client_paths(config) -> dict:
             "200": _response("The live entries, sorted by key.", _ref("EntryList"), [
                 ("entries", "Two entries", {"data": [banner, theme]}),
                 ("empty", "Nothing stored", {"data": []})]),
-            **_pick(errors, "401", "403", "405", "413", "500")},
+            **_pick(errors, "401", "403", "405", "413", "429", "500", "503")},
     }
     entry_get = {
         "tags": [PER_CLIENT_TAG], "operationId": "getPerClientEntry", "security": read,
@@ -115,7 +126,7 @@ def _per_client_paths(config) -> dict:
         "responses": {
             "200": entry("The entry.", [("no-expiry", "Without expiry", theme),
                                         ("with-expiry", "With expiry", banner)]),
-            **_pick(errors, "401", "403", "404", "405", "413", "500")},
+            **_pick(errors, "401", "403", "404", "405", "413", "429", "500", "503")},
     }
     return {
         PER_CLIENT_LIST: {
@@ -149,14 +160,16 @@ def _per_client_paths(config) -> dict:
                                  [("no-expiry", "Without expiry", theme),
                                   ("with-expiry", "With expiry", banner)],
                                  {"Location": LOCATION}),
-                    **_pick(errors, "400", "401", "403", "405", "412", "413", "422", "500")},
+                    **_pick(errors, "400", "401", "403", "404", "405", "412", "413", "422", "429",
+                             "500", "503")},
             },
             "delete": {
                 "tags": [PER_CLIENT_TAG], "operationId": "deletePerClientEntry",
                 "security": write, "summary": "Delete an entry",
                 "parameters": _params("If-Match", "If-None-Match"),
                 "responses": {"204": _response("Deleted; no body."),
-                              **_pick(errors, "401", "403", "404", "405", "412", "413", "500")},
+                              **_pick(errors, "401", "403", "404", "405", "412", "413", "429", "500",
+                                     "503")},
             },
         },
     }

@@ -8,6 +8,8 @@ from webapp.api.openapi.parts import (
     ETAG,
     PLATFORM,
     PLATFORM_TAG,
+    RATE_LIMIT_HEADERS,
+    RETRY_AFTER,
     Examples,
     _content,
     _head_of,
@@ -55,9 +57,17 @@ def _platform_errors(config) -> dict[str, dict]:
         "413": _drf("The body is larger than MAX_CONTENT_LENGTH.", "DrfDetail", [
             ("too-large", "Body too large",
              {"detail": f"Request body exceeds {config['MAX_CONTENT_LENGTH']} bytes."})]),
+        "429": _drf("Over API_RATE_LIMIT (opt-in, counted per token); nothing changed.",
+                    "DrfDetail", [("throttled", "Rate limited",
+                                   {"detail": "Request was throttled."})], RATE_LIMIT_HEADERS),
         "500": _drf("An unexpected error; nothing is changed and no stack trace is shown.",
                     "DrfDetail", [("server-error", "Server error",
                                    {"detail": "A server error occurred."})]),
+        "503": _drf("The database does not answer; nothing is changed. Try again after "
+                    "Retry-After seconds.", "DrfDetail", [
+                        ("unavailable", "Database unavailable",
+                         {"detail": "Service temporarily unavailable, try again later."})],
+                    {"Retry-After": RETRY_AFTER}),
     }
 
 
@@ -124,7 +134,7 @@ def _platform_paths(config) -> dict:
                 "responses": {status: success, "400": _platform_400(config, method),
                               **_pick(errors, *statuses)}}
 
-    common = ("401", "403", "404", "405", "413", "500")
+    common = ("401", "403", "404", "405", "413", "429", "500", "503")
     get = operation("get", "Read a user's document", common, document([
         ("stored", "A stored document", merged),
         ("nothing-stored", "Nothing stored yet: {} and no times", empty)]))
