@@ -47,13 +47,15 @@ def test_a_membership_of_another_platform_does_not_keep_the_token(client, caller
     assert client.get(METADATA_PATH, headers=caller.headers).status_code == 401
 
 
-def test_taken_in_again_the_token_works_again_only_if_still_valid(client, caller):
-    """Membership is read with the token on each request: nothing about it is cached."""
+def test_taken_in_again_the_old_token_stays_refused(client, caller):
+    """Ending a membership revokes the user's tokens for the platform's clients: joining
+    again later does not bring an old token back to life."""
     accounts.remove_membership(FACTORY, caller.platform, caller.user)
     db.session.commit()
     assert client.get(METADATA_PATH, headers=caller.headers).status_code == 401
     add_member(caller.platform, caller.user)
-    assert client.get(METADATA_PATH, headers=caller.headers).status_code == 200
+    again = client.get(METADATA_PATH, headers=caller.headers)
+    assert again.status_code == 401 and again.get_json() == {"message": "Unauthenticated."}
 
 
 def test_another_clients_token_of_the_same_user_is_unaffected(client, caller):
