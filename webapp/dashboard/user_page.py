@@ -83,10 +83,6 @@ def _document_state(user: User, platform: Platform) -> DocumentState:
     return DocumentState(stored=stored, text=display.pretty_json(stored.data), etag=stored.etag)
 
 
-def _viewer_platform_ids() -> list[int] | None:
-    return None if current_user.is_superadmin else access.staff_platform_ids(current_user)
-
-
 def audit_trail(user: User, platform_ids: list[int] | None, limit: int = TRAIL_LIMIT) -> list:
     """The user's most recent audit events on the given platforms (None: all of them).
 
@@ -138,7 +134,7 @@ def render_user_page(
             "dashboard/user.html",
             user=user,
             sections=sections,
-            trail=audit_trail(user, _viewer_platform_ids()),
+            trail=audit_trail(user, access.visible_platform_ids(current_user)),
             trail_limit=TRAIL_LIMIT,
             max_bytes=current_app.config["PLATFORM_METADATA_MAX_BYTES"],
             max_depth=current_app.config["PLATFORM_METADATA_MAX_DEPTH"],
@@ -158,10 +154,7 @@ def _entry_form_for(entries: list, etags: dict[str, str], key: str | None) -> En
 
 
 def _target(user_id: int) -> User:
-    try:
-        return access.visible_user(current_user, user_id)
-    except NotFound:
-        abort(404)
+    return access.visible_user(current_user, user_id)
 
 
 # --- pages ------------------------------------------------------------------------------
@@ -177,10 +170,7 @@ def user_detail(user_id: int):
 @staff_required
 def save_document(user_id: int, platform_key: str):
     user = _target(user_id)
-    try:
-        platform = access.staff_platform_of(current_user, user, platform_key)
-    except NotFound:
-        abort(404)
+    platform = access.staff_platform_of(current_user, user, platform_key)
     form = DocumentForm()
     text = form.metadata.data or ""
     loaded_etag = form.etag.data or ""
@@ -344,7 +334,4 @@ def delete_entry(user_id: int, client_pk: int):
 
 
 def _client_of(user: User, client_pk: int) -> OAuth2Client:
-    try:
-        return access.staff_client_of(current_user, user, client_pk)
-    except NotFound:
-        abort(404)
+    return access.staff_client_of(current_user, user, client_pk)
