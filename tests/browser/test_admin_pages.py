@@ -190,11 +190,11 @@ def test_long_and_multiline_values_on_the_user_page(page, live_server, world, sc
 
     # The Edit form holds the whole value; saving it unchanged keeps it exactly, newlines too.
     page.locator(f'#client-{cid} tr[data-key="note"]').get_by_role("link", name="Edit").click()
-    expect(page.locator(f"#value-{cid}")).to_have_value(MULTILINE)
+    expect(page.locator(f"#edit-value-{cid}")).to_have_value(MULTILINE)
     page.get_by_role("button", name="Save key").click()
     expect(page.locator(".flash-success")).to_have_text("Saved “note” for Acme Mobile.")
     page.locator(f'#client-{cid} tr[data-key="export"]').get_by_role("link", name="Edit").click()
-    expect(page.locator(f"#value-{cid}")).to_have_value(LONG_VALUE)
+    expect(page.locator(f"#edit-value-{cid}")).to_have_value(LONG_VALUE)
     response = requests.get(f"{base}/api/v2/metadata/note",
                             headers={"Authorization": f"Bearer {world['alice_bearer']}"},
                             timeout=10)
