@@ -32,3 +32,8 @@ def init_app(app: Flask) -> None:
     @app.route("/healthz")
     def healthz():
         return {"status": "ok"}
+
+    @app.route("/favicon.ico")
+    def favicon():
+        """Browsers ask for /favicon.ico whatever the page links: the app's own icon."""
+        return app.send_static_file("favicon.svg")
