@@ -161,7 +161,9 @@ def test_signed_out_visitors_are_sent_to_the_login_page(client, tenants):
 
 def test_an_unknown_user_id_is_not_found(client, tenants):
     login(client, tenants.superadmin)
-    assert client.get("/admin/users/999999").status_code == 404
+    response = client.get("/admin/users/999999")
+    assert response.status_code == 404
+    assert "Page not found" in response.get_data(as_text=True)
 
 
 def test_a_user_of_two_tenants_shows_only_the_viewers_platform(client, tenants):
