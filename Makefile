@@ -5,7 +5,7 @@ PORT   ?= 5000
 PYTEST_ARGS ?=
 export FLASK_APP := app
 
-.PHONY: run test worker scheduler bench lint browser
+.PHONY: run test worker scheduler bench lint browser demo-reset
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -22,6 +22,10 @@ run: $(VENV)/.installed
 	$(PY) -m flask db upgrade
 	PORT=$(PORT) $(PY) -m flask demo seed --if-empty
 	PORT=$(PORT) $(PY) -m webapp.jobs.launcher
+
+## demo-reset: new passwords, tokens and client secret for the demo data, printed once
+demo-reset: $(VENV)/.installed
+	PORT=$(PORT) $(PY) -m flask demo seed --reset
 
 ## test: install what the tests need and run the whole suite (DATABASE_URL/REDIS_URL pick the engines)
 test: $(VENV)/.installed-test browser

@@ -96,6 +96,32 @@ def staff_platform_ids(user: User, *, admin_only: bool = False) -> list[int]:
     return [p.id for p in db.session.scalars(staff_platforms_query(user, admin_only=admin_only))]
 
 
+def visible_platform_ids(viewer: User, *, admin_only: bool = False) -> list[int] | None:
+    """Which platforms' data the viewer sees in the dashboard: None means every platform
+    (superadmins), else the ids of the platforms where the viewer is staff (or admin).
+
+    The user search, the user page's audit trail and the audit log all ask here, so a
+    listing cannot show one platform more than the pages it links to.
+    """
+    if viewer.is_superadmin:
+        return None
+    return staff_platform_ids(viewer, admin_only=admin_only)
+
+
+def roles_on(viewer: User, platform_ids: list[int]) -> dict[int, str]:
+    """The viewer's role on each of these platforms, in one query: "superadmin" everywhere
+    for superadmins, else the membership's role (platforms with none are left out)."""
+    if viewer.is_superadmin:
+        return {platform_id: "superadmin" for platform_id in platform_ids}
+    if not platform_ids:
+        return {}
+    return dict(db.session.execute(
+        select(Membership.platform_id, Membership.role).where(
+            Membership.user_id == viewer.id, Membership.platform_id.in_(platform_ids)
+        )
+    ).all())
+
+
 def staff_platform(user: User, platform_key: str, *, admin_only: bool = False) -> Platform:
     """A platform the user may act on as staff (or admin); anything else is not found.
 
@@ -149,8 +175,9 @@ def staff_platforms_of(viewer: User, user: User) -> list[Platform]:
         .where(Membership.user_id == user.id)
         .order_by(Platform.platform_key)
     )
-    if not viewer.is_superadmin:
-        query = query.where(Platform.id.in_(staff_platform_ids(viewer)))
+    visible = visible_platform_ids(viewer)
+    if visible is not None:
+        query = query.where(Platform.id.in_(visible))
     return list(db.session.scalars(query))
 
 
@@ -242,9 +269,7 @@ def audit_platform_ids(viewer: User) -> list[int] | None:
     Events that belong to no platform (a user created by a superadmin, say) are read by
     superadmins only.
     """
-    if viewer.is_superadmin:
-        return None
-    return staff_platform_ids(viewer, admin_only=True)
+    return visible_platform_ids(viewer, admin_only=True)
 
 
 def admin_platform(viewer: User, platform_key: str) -> Platform:

@@ -15,14 +15,15 @@ from webapp.extensions import db
 from webapp.metadata import audit, per_client
 from webapp.metadata import platform as platform_docs
 from webapp.metadata.errors import ValidationError
-from webapp.models import Platform, User
-from webapp.oauth.clients import register_client
+from webapp.models import Membership, OAuth2Client, Platform, User
+from webapp.oauth.clients import register_client, rotate_secret
 from webapp.oauth.tokens import issue_access_token
 from webapp.timeutil import iso_z, utcnow
 
 PLATFORM_KEY = "demo"
 PLATFORM_NAME = "Demo Platform"
 REDIRECT_URI = "http://127.0.0.1:8080/callback"
+CLIENT_NAME = "Demo app"
 # username, role on the platform, email
 PEOPLE = (
     ("demo-admin", "admin", "admin@demo.example"),
@@ -83,7 +84,7 @@ def seed(actor: audit.Actor) -> DemoCredentials:
         roles[username] = role
 
     api_token = accounts.create_api_token(actor, users["demo-admin"], "demo")
-    client = register_client(actor, platform, "Demo app", [REDIRECT_URI])
+    client = register_client(actor, platform, CLIENT_NAME, [REDIRECT_URI])
 
     platform_docs.replace_document(actor, users["alice"], platform, {
         "theme": "dark", "language": "en", "notifications": {"email": True, "push": False},
@@ -103,6 +104,51 @@ def seed(actor: audit.Actor) -> DemoCredentials:
         admin_api_token=api_token.key,
         client_id=client.client.client_id,
         client_secret=client.secret or "",
+        member_access_token=token["access_token"],
+        access_token_expires_in=token["expires_in"],
+    )
+
+
+def reset(actor: audit.Actor) -> DemoCredentials:
+    """New credentials for the demo data already there; the caller commits.
+
+    Passwords are stored hashed and secrets shown once, so the demo's credentials cannot be
+    shown again: this makes new ones (passwords of the demo people still on the demo
+    platform, an API token for demo-admin, the demo app's secret, an access token for
+    alice) and returns them, audited like every change. The metadata is left as it is.
+    Raises ValidationError when there is no demo platform.
+    """
+    platform = Platform.by_key(PLATFORM_KEY)
+    if platform is None:
+        raise ValidationError.single("platform_key", "There is no demo data to reset: run `flask demo seed`.")
+    members = dict(db.session.execute(
+        select(User.username, User).join(Membership, Membership.user_id == User.id)
+        .where(Membership.platform_id == platform.id)
+    ).all())
+    passwords: dict[str, str] = {}
+    roles: dict[str, str] = {}
+    for username, role, _email in PEOPLE:
+        user = members.get(username)
+        if user is None:
+            continue
+        passwords[username] = secrets.token_urlsafe(12)
+        accounts.set_password(actor, user, passwords[username])
+        roles[username] = role
+    admin, alice = members.get("demo-admin"), members.get("alice")
+    api_token = accounts.create_api_token(actor, admin, "demo") if admin is not None else None
+    client = next((c for c in db.session.scalars(
+        select(OAuth2Client).where(OAuth2Client.platform_id == platform.id).order_by(OAuth2Client.id)
+    ) if c.client_name == CLIENT_NAME), None)
+    secret = rotate_secret(actor, client) if client is not None else ""
+    token = (issue_access_token(client, alice, client.scope)
+             if client is not None and alice is not None else {"access_token": "", "expires_in": 0})
+    return DemoCredentials(
+        platform_key=platform.platform_key,
+        passwords=passwords,
+        roles=roles,
+        admin_api_token=api_token.key if api_token is not None else "",
+        client_id=client.client_id if client is not None else "",
+        client_secret=secret or "",
         member_access_token=token["access_token"],
         access_token_expires_in=token["expires_in"],
     )

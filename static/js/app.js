@@ -6,6 +6,8 @@
  *   <form data-confirm="Delete …?">      asks before a destructive form is sent
  *   <input data-select-on-focus>         selects its whole text on focus (one-time secrets)
  *   <button data-copy="input-id" hidden>  shown, and copies the input's text when pressed
+ *   <button data-nav-toggle aria-controls="nav-id">  on narrow screens, shows and hides the
+ *                                        navigation (without JavaScript it stays open)
  *
  * Without JavaScript the forms still work; they just do not ask first, and a secret is
  * selected and copied by hand.
@@ -43,6 +45,17 @@
     });
   }
 
+  function navToggle(button) {
+    var nav = document.getElementById(button.getAttribute("aria-controls"));
+    if (!nav) { return; }
+    document.documentElement.classList.add("js-nav");
+    button.addEventListener("click", function () {
+      var open = button.getAttribute("aria-expanded") !== "true";
+      button.setAttribute("aria-expanded", String(open));
+      nav.classList.toggle("open", open);
+    });
+  }
+
   function each(selector, wire) {
     var elements = document.querySelectorAll(selector);
     for (var i = 0; i < elements.length; i++) { wire(elements[i]); }
@@ -52,5 +65,6 @@
     each("form[data-confirm]", confirmBeforeSubmit);
     each("[data-select-on-focus]", selectOnFocus);
     each("button[data-copy]", copyButton);
+    each("button[data-nav-toggle]", navToggle);
   });
 })();

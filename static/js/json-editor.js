@@ -67,7 +67,8 @@
 
   function enhance(textarea) {
     var form = textarea.form;
-    var errorBox = form.querySelector("[data-json-error]");
+    // The server's message about the text it was sent (templates/_forms.html, field()).
+    var errorBox = document.getElementById(textarea.id + "-error");
     var serverMessage = errorBox ? errorBox.textContent : "";
     var maxBytes = parseInt(textarea.getAttribute("data-max-bytes"), 10) || 0;
     var maxDepth = parseInt(textarea.getAttribute("data-max-depth"), 10) || 0;
@@ -105,7 +106,13 @@
 
     editor.on("change", function () { dirty = true; });
 
+    // One message at a time: the server's, until the text is edited; then the live check's.
     function showStatus(problems) {
+      if (serverMessage && !dirty) {
+        status.textContent = "";
+        status.className = "json-status small";
+        return;
+      }
       if (problems.length) {
         status.textContent = problems[0].message;
         status.className = "json-status small invalid";
@@ -113,8 +120,7 @@
         status.textContent = "Valid JSON object.";
         status.className = "json-status small valid";
       }
-      // The server's message is about the text it saw; once edited, the live check speaks.
-      if (errorBox && dirty) { errorBox.textContent = ""; }
+      if (errorBox) { errorBox.hidden = true; }
     }
 
     function submit() {
@@ -126,8 +132,8 @@
       var problems = check(editor.getValue(), maxBytes, maxDepth);
       if (problems.length) {
         event.preventDefault();
+        dirty = true;
         showStatus(problems);
-        if (errorBox) { errorBox.textContent = problems[0].message; }
         editor.focus();
         editor.setCursor(CodeMirror.Pos(problems[0].from.line, problems[0].from.ch));
       }

@@ -579,25 +579,32 @@ def test_docs_page_is_a_readable_reference_of_every_endpoint(client):
     assert "cdn" not in page.lower()
 
     from webapp.api.openapi import document
+    from webapp.api.openapi.rendering import anchor, markdown_inline
 
     spec = document()  # in its own key order, as the page shows it
+    contents = page[page.index('id="contents"'):page.index('id="overview"')]
     for path, item in spec["paths"].items():
         assert f"<code>{path}</code>" in page
         for method, operation in item.items():
             if method not in HTTP_METHODS:
                 continue
             assert f"{method.upper()}</span> <code>{path}</code>" in page
-            assert str(escape(operation["summary"])) in page
+            assert f'href="#{anchor(method, path)}"' in contents  # listed in the contents
+            assert f'id="{anchor(method, path)}"' in page
+            assert str(markdown_inline(operation["summary"])) in page
             for status, documented in operation["responses"].items():
-                assert str(escape(documented["description"])) in page, (method, path, status)
+                assert str(markdown_inline(documented["description"])) in page, (method, path, status)
                 for example in documented.get("content", {}).get("application/json", {}).get(
                         "examples", {}).values():
-                    assert str(escape(example["summary"])) in page
+                    assert str(markdown_inline(example["summary"])) in page
                     shown = json.dumps(example["value"], indent=2, ensure_ascii=False)
                     assert str(escape(shown)) in page, (method, path, status, shown)
     for message in ("Request body exceeds 1048576 bytes.", "User inactive or deleted.",
                     "The key field format is invalid.", "Metadata exceeds 65536 bytes."):
         assert message in page
+    # The descriptions' Markdown is rendered: code spans, not backticks.
+    overview = page[page.index('id="overview"'):page.index('id="authentication"')]
+    assert "<code>/api/v2/metadata</code>" in overview and "`" not in overview
 
 
 def test_docs_page_escapes_what_it_shows(client, monkeypatch):
@@ -616,13 +623,16 @@ def test_docs_page_escapes_what_it_shows(client, monkeypatch):
             "user-not-found"] = {"summary": evil, "value": {"error": evil}}
         spec["paths"][PLATFORM_PATH]["parameters"][0]["description"] = evil
         spec["components"]["securitySchemes"]["token"]["description"] = evil
+        spec["components"]["securitySchemes"]["bearer"]["description"] = "[x](javascript:alert(1))"
         return spec
 
     monkeypatch.setattr(openapi, "document", hostile)
     page = client.get("/api/docs").get_data(as_text=True)
     assert "<script>alert" not in page
     assert all(tag.startswith('<script src="/static/') for tag in re.findall(r"<script[^>]*>", page))
-    assert page.count(str(escape(evil))) >= 6
+    # Markdown descriptions are rendered with raw HTML off: the tag is shown, never obeyed.
+    assert page.count("&lt;script&gt;alert(") >= 6
+    assert "javascript:" not in page.lower().replace("[x](javascript:alert(1))", "")
     assert str(escape(json.dumps({"error": evil}, indent=2))) in page  # an example's JSON, too
 
 

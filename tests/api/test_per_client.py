@@ -307,7 +307,10 @@ def test_key_with_a_forbidden_character_is_refused(client, existing, key):
 
 
 def test_key_of_255_characters_is_fine_and_256_is_refused(client, existing):
-    assert put(client, existing, "k" * 255, {"value": "v"}).status_code == 201
+    response = put(client, existing, "k" * 255, {"value": "v"})
+    assert response.status_code == 201
+    assert response.get_json() == {"key": "k" * 255, "value": "v", "expires_at": None}
+    assert stored(existing)["k" * 255][0] == "v"
     _assert_refused(client, existing, "k" * 256, {"value": "v"}, "key",
                     "The key field must not be greater than 255 characters.")
 
@@ -315,7 +318,10 @@ def test_key_of_255_characters_is_fine_and_256_is_refused(client, existing):
 def test_every_allowed_key_character_works(client, caller):
     key = "azAZ09._-"
     assert put(client, caller, key, {"value": "v"}).status_code == 201
-    assert client.get(f"{METADATA_PATH}/{key}", headers=caller.headers).status_code == 200
+    response = client.get(f"{METADATA_PATH}/{key}", headers=caller.headers)
+    assert response.status_code == 200
+    assert response.get_json() == {"key": key, "value": "v", "expires_at": None}
+    assert stored(caller)[key][0] == "v"
 
 
 @pytest.mark.parametrize("expires_at", ["tomorrow", "2099-13-01T00:00:00Z", "2099-01-01T25:00:00Z",
@@ -367,6 +373,8 @@ def test_a_form_encoded_body_is_400(client, existing):
 def test_json_body_without_a_json_content_type_is_read(client, caller):
     response = put_raw(client, caller, "theme", b'{"value": "dark"}', content_type="text/plain")
     assert response.status_code == 201
+    assert response.get_json() == {"key": "theme", "value": "dark", "expires_at": None}
+    assert stored(caller)["theme"][:2] == ("dark", None)
 
 
 def test_a_body_over_max_content_length_is_413(make_app, caller):
@@ -404,7 +412,8 @@ def test_the_put_that_would_pass_the_quota_is_refused(quota_client, caller):
     assert put(quota_client, caller, "b", {"value": "2"}).status_code == 201
     _assert_refused(quota_client, caller, "c", {"value": "3"}, "key", QUOTA_MESSAGE)
     # Updating a key already held is no new key.
-    assert put(quota_client, caller, "a", {"value": "1b"}).status_code == 200
+    response = put(quota_client, caller, "a", {"value": "1b"})
+    assert (response.status_code, response.get_json()["value"]) == (200, "1b")
     # Deleting frees a slot.
     assert quota_client.delete(f"{METADATA_PATH}/b", headers=caller.headers).status_code == 204
     assert put(quota_client, caller, "c", {"value": "3"}).status_code == 201
@@ -417,9 +426,13 @@ def test_expired_entries_do_not_count_but_reviving_one_does(quota_client, caller
     make_client_entry(caller.user, caller.client, "gone2", expires_at=past)
     make_client_entry(caller.user, caller.client, "gone3", expires_at=past)
     assert put(quota_client, caller, "a", {"value": "1"}).status_code == 201
-    assert put(quota_client, caller, "gone1", {"value": "back"}).status_code == 201
+    revived = put(quota_client, caller, "gone1", {"value": "back"})
+    assert revived.status_code == 201
+    assert revived.get_json() == {"key": "gone1", "value": "back", "expires_at": None}
     _assert_refused(quota_client, caller, "gone2", {"value": "back"}, "key", QUOTA_MESSAGE)
     _assert_refused(quota_client, caller, "new", {"value": "x"}, "key", QUOTA_MESSAGE)
+    live = {key: row[:2] for key, row in stored(caller).items() if row[1] is None}
+    assert live == {"a": ("1", None), "gone1": ("back", None)}
 
 
 def test_the_quota_is_per_client_and_per_user(quota_client, caller):
@@ -436,6 +449,8 @@ def test_the_quota_is_per_client_and_per_user(quota_client, caller):
     for somebody_else in (via_other_client, other_person):
         assert put(quota_client, somebody_else, "a", {"value": "x"}).status_code == 201
         assert put(quota_client, somebody_else, "b", {"value": "x"}).status_code == 201
+        assert {key: row[0] for key, row in stored(somebody_else).items()} == {"a": "x", "b": "x"}
+    assert {key: row[0] for key, row in stored(caller).items()} == {"a": "1", "b": "2"}
 
 
 def test_the_default_quota_is_1000(app):

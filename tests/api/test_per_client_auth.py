@@ -116,18 +116,27 @@ def test_inactive_user(client, seeded):
 
 
 def test_a_valid_token_works_until_it_is_revoked(client, seeded):
-    assert client.get(METADATA_PATH, headers=seeded.headers).status_code == 200
+    response = client.get(METADATA_PATH, headers=seeded.headers)
+    assert response.status_code == 200
+    assert response.get_json() == {"data": [{"key": "theme", "value": "dark", "expires_at": None}]}
     find_access_token(seeded.token).access_token_revoked_at = int(time.time())
     db.session.commit()
-    assert client.get(METADATA_PATH, headers=seeded.headers).status_code == 401
+    response = client.get(METADATA_PATH, headers=seeded.headers)
+    assert response.status_code == 401
+    assert response.get_json() == UNAUTHENTICATED
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
 # --- scopes ------------------------------------------------------------------------------------
 
 def test_a_read_only_token_reads_but_cannot_write(client, seeded):
     reader = seeded.with_token(bearer_token(seeded.client, seeded.user, "metadata.read"))
-    assert client.get(METADATA_PATH, headers=reader.headers).status_code == 200
-    assert client.get(f"{METADATA_PATH}/theme", headers=reader.headers).status_code == 200
+    listed = client.get(METADATA_PATH, headers=reader.headers)
+    assert listed.status_code == 200
+    assert listed.get_json() == {"data": [{"key": "theme", "value": "dark", "expires_at": None}]}
+    one = client.get(f"{METADATA_PATH}/theme", headers=reader.headers)
+    assert one.status_code == 200
+    assert one.get_json() == {"key": "theme", "value": "dark", "expires_at": None}
     before = snapshot()
     for method, body in (("PUT", {"value": "light"}), ("DELETE", None)):
         for key in ("theme", "new"):
@@ -145,7 +154,11 @@ def test_a_write_only_token_writes_but_cannot_read(client, seeded):
         assert response.get_json() == BAD_SCOPE
     put = client.put(f"{METADATA_PATH}/theme", json={"value": "light"}, headers=writer.headers)
     assert put.status_code == 200
-    assert client.delete(f"{METADATA_PATH}/theme", headers=writer.headers).status_code == 204
+    assert put.get_json() == {"key": "theme", "value": "light", "expires_at": None}
+    assert [row[3] for row in snapshot()[0]] == ["light"]
+    deleted = client.delete(f"{METADATA_PATH}/theme", headers=writer.headers)
+    assert deleted.status_code == 204 and deleted.get_data() == b""
+    assert snapshot()[0] == []
 
 
 def test_a_token_without_either_scope_is_refused_everywhere(client, seeded):
@@ -161,15 +174,25 @@ def test_a_token_without_either_scope_is_refused_everywhere(client, seeded):
 def test_authentication_is_checked_before_the_scope(client, seeded):
     """A client-credentials token with the right scope is still unauthenticated, not 403."""
     machine = bearer_token(seeded.client, None, "metadata.write")
+    before = snapshot()
     response = client.get(METADATA_PATH, headers={"Authorization": f"Bearer {machine}"})
     assert response.status_code == 401
+    assert response.get_json() == UNAUTHENTICATED
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    response = client.put(f"{METADATA_PATH}/theme", json={"value": "machine"},
+                          headers={"Authorization": f"Bearer {machine}"})
+    assert (response.status_code, response.get_json()) == (401, UNAUTHENTICATED)
+    assert snapshot() == before
 
 
 def test_scope_is_checked_before_the_body(client, seeded):
     reader = bearer_token(seeded.client, seeded.user, "metadata.read")
+    before = snapshot()
     response = client.put(f"{METADATA_PATH}/theme", data=b"nonsense",
                           headers={"Authorization": f"Bearer {reader}"})
     assert response.status_code == 403
+    assert response.get_json() == BAD_SCOPE  # not the body's 400
+    assert snapshot() == before
 
 
 # --- isolation: the client comes only from the token ----------------------------------------------

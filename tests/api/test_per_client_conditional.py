@@ -59,7 +59,10 @@ def test_put_with_a_stale_etag_is_412_and_changes_nothing(client, caller, theme)
 def test_if_match_accepts_a_list_and_star(client, caller, theme):
     response = put(client, caller, "theme", {"value": "a"}, **{"If-Match": f'"nope", {theme}'})
     assert response.status_code == 200
-    assert put(client, caller, "theme", {"value": "b"}, **{"If-Match": "*"}).status_code == 200
+    assert response.get_json()["value"] == "a" and stored(caller)["theme"][0] == "a"
+    response = put(client, caller, "theme", {"value": "b"}, **{"If-Match": "*"})
+    assert response.status_code == 200
+    assert response.get_json()["value"] == "b" and stored(caller)["theme"][0] == "b"
 
 
 def test_if_match_compares_strongly(client, caller, theme):
@@ -114,12 +117,15 @@ def test_if_none_match_with_the_current_tag_is_412(client, caller, theme):
         _assert_412_and_unchanged(response, caller, before, events)
     response = put(client, caller, "theme", {"value": "light"}, **{"If-None-Match": '"other"'})
     assert response.status_code == 200
+    assert response.get_json()["value"] == "light" and stored(caller)["theme"][0] == "light"
 
 
 def test_if_none_match_star_may_replace_an_expired_entry(client, caller):
     make_client_entry(caller.user, caller.client, "old", expires_at=utcnow() - timedelta(minutes=1))
     response = put(client, caller, "old", {"value": "v"}, **{"If-None-Match": "*"})
     assert response.status_code == 201
+    assert response.get_json() == {"key": "old", "value": "v", "expires_at": None}
+    assert stored(caller)["old"][:2] == ("v", None)
 
 
 def test_a_recreated_key_never_matches_the_tag_of_the_deleted_one(client, caller, theme):
@@ -133,5 +139,9 @@ def test_a_recreated_key_never_matches_the_tag_of_the_deleted_one(client, caller
 
 
 def test_validation_comes_before_preconditions(client, caller, theme):
+    before, events = stored(caller), audit_count()
     response = put(client, caller, "theme", {"value": 5}, **{"If-Match": '"stale"'})
     assert response.status_code == 422
+    assert response.get_json() == {"message": "The value field must be a string.",
+                                   "errors": {"value": ["The value field must be a string."]}}
+    assert (stored(caller), audit_count()) == (before, events)

@@ -51,7 +51,8 @@ def test_a_failed_write_rolls_back_and_answers_500(client, caller, monkeypatch):
     assert response.status_code == 500
     assert response.get_json() == {"message": "Server Error"}
     monkeypatch.undo()
-    assert client.get(f"{METADATA_PATH}/theme", headers=caller.headers).status_code == 404
+    response = client.get(f"{METADATA_PATH}/theme", headers=caller.headers)
+    assert (response.status_code, response.get_json()) == (404, {"message": "Not found."})
 
 
 # --- audit ---------------------------------------------------------------------------------------

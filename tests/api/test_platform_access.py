@@ -62,6 +62,8 @@ def test_scheme_is_case_insensitive(platform_api, platform_world):
     key = platform_world.token(platform_world.member)
     response = platform_api("GET", None, "acme-corp", headers={"Authorization": f"token {key}"})
     assert response.status_code == 200
+    assert response.get_json()["username"] == platform_world.member.username
+    assert response.get_json()["platform_key"] == "acme-corp"
 
 
 @pytest.mark.parametrize("method", METHODS)

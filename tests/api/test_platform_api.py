@@ -606,6 +606,8 @@ def test_body_errors_come_before_preconditions(me, world):
     me("PATCH", json={"metadata": {"a": 1}})
     response = me("PATCH", json={"metadata": "x"}, headers={"If-Match": '"stale"'})
     assert response.status_code == 400
+    assert response.get_json() == {"metadata": ['Expected a dictionary of items but got type "str".']}
+    assert stored(world) == {"a": 1}
 
 
 def test_a_write_that_changes_nothing_keeps_version_and_time(me, world):

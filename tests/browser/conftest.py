@@ -47,18 +47,32 @@ def csp_violations():
 
 
 @pytest.fixture
-def page(chromium, csp_violations):
-    """A fresh browser context (no cookies) at a laptop's screen size, under the app's CSP."""
-    context = chromium.new_context(viewport={"width": 1366, "height": 860})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    page.on("response", lambda response: csp_violations.append(f"no policy: {response.url}")
-            if without_the_policy(response) else None)
-    page.on("console", lambda message: csp_violations.append(message.text)
-            if "Content Security Policy" in message.text else None)
-    yield page
-    context.close()
+def sized_page(chromium, csp_violations):
+    """Fresh browser contexts (no cookies) at a given screen width, under the app's CSP:
+    `sized_page(390)` is a phone, `sized_page(1280)` a laptop."""
+    contexts = []
+
+    def open_page(width: int, height: int = 860):
+        context = chromium.new_context(viewport={"width": width, "height": height})
+        contexts.append(context)
+        context.set_default_timeout(10_000)
+        page = context.new_page()
+        page.on("response", lambda response: csp_violations.append(f"no policy: {response.url}")
+                if without_the_policy(response) else None)
+        page.on("console", lambda message: csp_violations.append(message.text)
+                if "Content Security Policy" in message.text else None)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
     assert csp_violations == [], "the page broke the Content-Security-Policy"
+
+
+@pytest.fixture
+def page(sized_page):
+    """A fresh browser context (no cookies) at a laptop's screen size, under the app's CSP."""
+    return sized_page(1366)
 
 
 @pytest.fixture(scope="session")

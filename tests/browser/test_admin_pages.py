@@ -190,11 +190,11 @@ def test_long_and_multiline_values_on_the_user_page(page, live_server, world, sc
 
     # The Edit form holds the whole value; saving it unchanged keeps it exactly, newlines too.
     page.locator(f'#client-{cid} tr[data-key="note"]').get_by_role("link", name="Edit").click()
-    expect(page.locator(f"#value-{cid}")).to_have_value(MULTILINE)
+    expect(page.locator(f"#edit-value-{cid}")).to_have_value(MULTILINE)
     page.get_by_role("button", name="Save key").click()
     expect(page.locator(".flash-success")).to_have_text("Saved “note” for Acme Mobile.")
     page.locator(f'#client-{cid} tr[data-key="export"]').get_by_role("link", name="Edit").click()
-    expect(page.locator(f"#value-{cid}")).to_have_value(LONG_VALUE)
+    expect(page.locator(f"#edit-value-{cid}")).to_have_value(LONG_VALUE)
     response = requests.get(f"{base}/api/v2/metadata/note",
                             headers={"Authorization": f"Bearer {world['alice_bearer']}"},
                             timeout=10)
@@ -209,3 +209,105 @@ def assert_one_line(locator) -> None:
         "   .map(r => Math.round(r.top)); }")
     assert tops and max(tops) - min(tops) < 4, f"{locator.inner_text()!r} wraps: line tops {tops}"
 
+
+
+# --- Every admin page at a phone's width and a laptop's --------------------------------------
+
+ADMIN_PAGES = [  # (name, address, the navigation's current section)
+    ("home", "/admin/", "Home"),
+    ("users", "/admin/users?q=a", "Users"),
+    ("user", "/admin/users/{alice_id}", "Users"),
+    ("user-edit", "/admin/users/{alice_id}?edit={client_id}:export", "Users"),
+    ("platforms", "/admin/platforms", "Platforms"),
+    ("members", "/admin/platforms/acme", "Platforms"),
+    ("clients", "/admin/platforms/acme/clients", "Platforms"),
+    ("client", "/admin/platforms/acme/clients/{wide_client_id}", "Platforms"),
+    ("tokens", "/admin/platforms/acme/tokens", "Platforms"),
+    ("audit", "/admin/audit", "Audit log"),
+    ("superadmin", "/admin/superadmin", "Administration"),
+]
+
+
+def page_overflow(page: Page) -> int:
+    """How far the page itself scrolls sideways, in pixels (0: it does not)."""
+    return page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+
+
+def too_wide(page: Page) -> list[str]:
+    """The elements that reach past the right edge of the screen, unclipped (for the message)."""
+    return page.evaluate("""() => {
+      const edge = document.documentElement.clientWidth + 1;
+      const clipped = e => {
+        for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
+          if (getComputedStyle(a).overflowX !== "visible"
+              && getComputedStyle(e).position !== "absolute") { return true; }
+        }
+        return false;
+      };
+      return [...document.querySelectorAll("body *")]
+        .filter(e => e.getBoundingClientRect().right > edge && !clipped(e))
+        .slice(0, 20)
+        .map(e => `${e.tagName}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`);
+    }""")
+
+
+def assert_inside_the_top_bar(page: Page, locator) -> None:
+    bar = page.locator("header.topbar").bounding_box()
+    box = locator.bounding_box()
+    width = page.viewport_size["width"]
+    assert box["x"] >= 0 and box["x"] + box["width"] <= width, box
+    assert bar["y"] <= box["y"] and box["y"] + box["height"] <= bar["y"] + bar["height"], (box, bar)
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_every_admin_page_fits_the_screen(sized_page, live_server, world, screenshot, width):
+    page = sized_page(width)
+    base = live_server
+    sign_in(page, base, "root")
+    nav = page.locator("nav.mainnav")
+    toggle = page.get_by_role("button", name="Menu")
+    for name, address, section in ADMIN_PAGES:
+        page.goto(base + address.format(**world))
+        screenshot(page, f"{'narrow' if width < 760 else 'wide'}-{name}")
+        assert page_overflow(page) == 0, f"{name} at {width} px scrolls sideways: {too_wide(page)}"
+        current = nav.locator('a[aria-current="page"]')
+        expect(current).to_have_count(1)
+        expect(current).to_have_text(section)
+        # The username and Sign out stay in the dark top bar, readable.
+        assert_inside_the_top_bar(page, page.get_by_role("button", name="Sign out"))
+        assert_inside_the_top_bar(page, page.locator(".who"))
+        if width < 760:
+            # The navigation folds behind the Menu button.
+            expect(nav).to_be_hidden()
+            expect(toggle).to_have_attribute("aria-expanded", "false")
+            toggle.click()
+            expect(nav).to_be_visible()
+            expect(toggle).to_have_attribute("aria-expanded", "true")
+            assert_inside_the_top_bar(page, current)
+            assert page_overflow(page) == 0
+        else:
+            expect(toggle).to_be_hidden()
+            expect(nav).to_be_visible()
+
+    # A wide table scrolls inside its own box on a phone, never the page.
+    page.goto(f"{base}/admin/platforms/acme/clients")
+    table = page.locator("table.clients-table")
+    scrolls = table.evaluate("t => t.scrollWidth > t.clientWidth")
+    assert scrolls == (width < 760)
+    assert page_overflow(page) == 0
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_the_pages_outside_the_dashboard_fit_the_screen(sized_page, live_server, world,
+                                                         screenshot, width):
+    page = sized_page(width)
+    base = live_server
+    for name, address in (("login", "/login"), ("api-docs", "/api/docs"),
+                          ("not-found", "/admin/no-such-page")):
+        page.goto(base + address)
+        assert page_overflow(page) == 0, f"{name} at {width} px scrolls sideways"
+        screenshot(page, f"{'narrow' if width < 760 else 'wide'}-{name}")
+    # The app serves its own icon: no 404 in every page's log.
+    assert page.request.get(f"{base}/favicon.ico").status == 200
+    icon = page.locator('link[rel="icon"]').get_attribute("href")
+    assert page.request.get(base + icon).headers["content-type"].startswith("image/svg+xml")

@@ -47,6 +47,16 @@ def editor_text(page: Page, platform_key: str) -> str:
     return handle.json_value()["text"]
 
 
+def fill_add_form(page: Page, platform_key: str, key: str, value: str, expires: str = "") -> None:
+    """Open the platform's "Add a key" form and type into it (its client picker keeps its choice)."""
+    form = page.locator(f"#add-{platform_key}")
+    if form.get_attribute("open") is None:
+        form.locator("summary").click()
+    page.fill(f"#key-{platform_key}", key)
+    page.fill(f"#value-{platform_key}", value)
+    page.fill(f"#expires-{platform_key}", expires)
+
+
 def platform_api(base: str, token: str, method: str = "GET", **kwargs) -> requests.Response:
     return requests.request(method, f"{base}/api/core/users/platform-metadata/",
                             params={"platform_key": "acme"},
@@ -104,7 +114,9 @@ def test_a_tenant_admin_finds_a_user_and_edits_their_metadata(page, live_server,
     expect(status).to_contain_text("This is not valid JSON")
     expect(editor.locator(".CodeMirror-lint-marker-error")).to_have_count(1)
     page.get_by_role("button", name="Save document").click()
-    expect(page.locator("#metadata-acme-error")).to_contain_text("not valid JSON")
+    expect(status).to_contain_text("not valid JSON")
+    # said once: under the editor, not again beside it
+    expect(page.locator("#platform-acme").get_by_text("This is not valid JSON")).to_have_count(1)
     assert platform_api(base, world["alice_token"]).json()["metadata"] == {"plan": "free"}
 
     # A list is valid JSON but not a document.
@@ -119,18 +131,16 @@ def test_a_tenant_admin_finds_a_user_and_edits_their_metadata(page, live_server,
     assert '"seats": 5' in editor_text(page, "acme")
 
     # A per-client key: add (expiry typed as UTC), then edit it from the list.
-    page.fill(f"#key-{cid}", "theme")
-    page.fill(f"#value-{cid}", "dark")
-    page.fill(f"#expires-{cid}", "2099-01-02T03:04:05")
+    fill_add_form(page, "acme", "theme", "dark", "2099-01-02 03:04:05")
     page.get_by_role("button", name="Add key").click()
     expect(page.locator(".flash-success")).to_have_text("Added “theme” for Acme Mobile.")
     row = page.locator(f'#client-{cid} tr[data-key="theme"]')
     expect(row).to_contain_text("dark")
     expect(row).to_contain_text("2099-01-02 03:04 UTC")
     row.get_by_role("link", name="Edit").click()
-    expect(page.locator(f"#key-{cid}")).to_have_attribute("readonly", "")
-    expect(page.locator(f"#expires-{cid}")).to_have_value("2099-01-02T03:04:05")
-    page.fill(f"#value-{cid}", "light")
+    expect(page.locator(f"#edit-key-{cid}")).to_have_attribute("readonly", "")
+    expect(page.locator(f"#edit-expires-{cid}")).to_have_value("2099-01-02 03:04:05")
+    page.fill(f"#edit-value-{cid}", "light")
     page.get_by_role("button", name="Save key").click()
     expect(page.locator(".flash-success")).to_have_text("Saved “theme” for Acme Mobile.")
     expect(row).to_contain_text("light")
@@ -196,20 +206,23 @@ def test_a_conflicting_save_shows_both_versions_and_can_be_reapplied(page, live_
 
 
 def test_refused_values_are_explained_next_to_the_form(page, live_server, world, screenshot):
-    base, cid = live_server, world["client_id"]
+    base = live_server
     sign_in(page, base, "acme-admin")
     page.goto(f"{base}/admin/users/{world['alice_id']}")
-    page.fill(f"#key-{cid}", "not a key!")
-    page.fill(f"#value-{cid}", "typed value")
-    page.fill(f"#expires-{cid}", "2001-01-01T00:00:30")
+    fill_add_form(page, "acme", "not a key!", "typed value", "2001-01-01 00:00:30")
     page.get_by_role("button", name="Add key").click()
-    form = page.locator(f"#client-{cid} form.entry-form")
+    form = page.locator("#add-acme")
     expect(form).to_contain_text("The key field format is invalid.")
     expect(form).to_contain_text("The expires at field must be a date after now.")
-    expect(page.locator(f"#key-{cid}")).to_have_value("not a key!")
-    expect(page.locator(f"#value-{cid}")).to_have_value("typed value")
-    expect(page.locator(f"#expires-{cid}")).to_have_value("2001-01-01T00:00:30")
-    page.locator(f"#client-{cid}").scroll_into_view_if_needed()
+    expect(page.locator("#key-acme")).to_have_value("not a key!")
+    expect(page.locator("#value-acme")).to_have_value("typed value")
+    expect(page.locator("#expires-acme")).to_have_value("2001-01-01 00:00:30")
+    # The address is the page's own (post/redirect/get): a reload shows the same, never 405.
+    expect(page).to_have_url(re.compile(rf"/admin/users/{world['alice_id']}\?draft=[\w-]+#add-acme$"))
+    assert page.reload().status == 200
+    expect(page.locator("#value-acme")).to_have_value("typed value")
+    expect(form).to_contain_text("The key field format is invalid.")
+    page.locator("#add-acme").scroll_into_view_if_needed()
     screenshot(page, "user-key-errors")
 
 
@@ -261,14 +274,13 @@ def test_stored_markup_is_displayed_and_never_runs(page, live_server, world, scr
     expect(page.locator("#audit-trail")).to_contain_text(SCRIPT)
     # the editing form of the entry holds the value as text too
     page.goto(f"{base}/admin/users/{evil_id}?edit={cid}:note")
-    expect(page.locator(f"#value-{cid}")).to_have_value(BREAKOUT + SCRIPT)
+    expect(page.locator(f"#edit-value-{cid}")).to_have_value(BREAKOUT + SCRIPT)
     # refused input echoed back
     page.goto(f"{base}/admin/users/{evil_id}")
-    page.fill(f"#key-{cid}", SCRIPT)
-    page.fill(f"#value-{cid}", BREAKOUT)
+    fill_add_form(page, "acme", SCRIPT, BREAKOUT)
     page.get_by_role("button", name="Add key").click()
-    expect(page.locator(f"#key-{cid}")).to_have_value(SCRIPT)
-    expect(page.locator(f"#client-{cid} form.entry-form")).to_contain_text("format is invalid")
+    expect(page.locator("#key-acme")).to_have_value(SCRIPT)
+    expect(page.locator("#add-acme")).to_contain_text("format is invalid")
     page.wait_for_timeout(300)  # time for an injected onerror to fire, if there were one
 
     assert page.locator("img[src='x']").count() == 0

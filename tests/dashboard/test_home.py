@@ -87,7 +87,11 @@ def test_counts_take_the_same_few_queries_whatever_the_number_of_platforms(clien
 @pytest.mark.parametrize("viewer, status", [("acme_member", 403), ("alice", 403)])
 def test_members_get_no_dashboard(client, tenants, viewer, status):
     login(client, getattr(tenants, viewer))
-    assert client.get("/admin/").status_code == status
+    response = client.get("/admin/")
+    assert response.status_code == status
+    page = response.get_data(as_text=True)
+    assert "Your account has no dashboard access" in page
+    assert 'data-platform="acme"' not in page  # no platform summary leaks
 
 
 def test_signed_out_visitors_are_sent_to_sign_in(client, tenants):

@@ -143,8 +143,12 @@ def test_a_support_member_who_is_admin_elsewhere_manages_only_that_platform(web,
 
     add_member(world.globex, world.acme_support, "admin")
     login(client, world.acme_support)
-    assert client.get("/admin/platforms/globex").status_code == 200
-    assert client.get("/admin/platforms/acme").status_code == 403
+    globex = client.get("/admin/platforms/globex")
+    assert globex.status_code == 200 and 'class="data members-table"' in globex.get_data(as_text=True)
+    acme = client.get("/admin/platforms/acme")
+    assert acme.status_code == 403
+    assert "You do not have access to this page" in acme.get_data(as_text=True)
+    assert "members-table" not in acme.get_data(as_text=True)
     audit = client.get("/admin/audit?platform=acme")
     assert audit.status_code == 404
 

@@ -401,6 +401,9 @@ def test_no_token_for_another_admin_or_a_superadmin(admin, world):
     assert snapshot() == before
     response = post_form(admin, "/admin/platforms/acme/tokens", {"username": "acme-admin"})
     assert response.status_code == 200  # their own
+    key = re.search(r'id="secret-value"[^>]*value="([^"]+)"', text(response)).group(1)
+    made = accounts.authenticate_api_token(key)
+    assert (made.user_id, made.platform_id) == (world.acme_admin.id, world.acme.id)
 
 
 def test_a_superadmin_may_issue_a_token_for_anyone_on_the_platform(web, world):
@@ -409,6 +412,10 @@ def test_a_superadmin_may_issue_a_token_for_anyone_on_the_platform(web, world):
     login(web, world.root)
     response = post_form(web, "/admin/platforms/acme/tokens", {"username": "carol"})
     assert response.status_code == 200
+    assert "API token for carol" in text(response)
+    key = re.search(r'id="secret-value"[^>]*value="([^"]+)"', text(response)).group(1)
+    made = accounts.authenticate_api_token(key)
+    assert (made.user_id, made.platform_id) == (world.carol.id, world.acme.id)
 
 
 def test_revoking_a_token(admin, world):

@@ -55,16 +55,57 @@ def stored_entries(user, client) -> dict[str, str]:
 
 
 def form_value(page: str, name: str, form_action: str) -> str:
-    """The value of a hidden input in the form posting to `form_action`."""
+    """The value of an input in the form posting to `form_action`."""
     start = page.index(f'action="{form_action}"')
-    match = re.search(rf'name="{name}" value="([^"]*)"', page[start:])
-    return html.unescape(match.group(1))
+    form = page[start:page.index("</form>", start)]
+    tag = re.search(rf'<input[^>]*name="{name}"[^>]*>', form).group(0)
+    value = re.search(r'value="([^"]*)"', tag)
+    return html.unescape(value.group(1)) if value else ""
 
 
 def textarea(page: str, element_id: str) -> str:
-    match = re.search(rf'<textarea id="{element_id}"[^>]*>\n?(.*?)</textarea>', page, re.S)
+    match = re.search(rf'<textarea[^>]*id="{element_id}"[^>]*>\r?\n?(.*?)</textarea>', page, re.S)
     assert match, f"no textarea {element_id}"
     return html.unescape(match.group(1))
+
+
+def input_tag(page: str, element_id: str) -> str:
+    match = re.search(rf'<input[^>]*id="{element_id}"[^>]*>', page)
+    assert match, f"no input {element_id}"
+    return match.group(0)
+
+
+def field_block(page: str, element_id: str) -> str:
+    """The field() block of an input: its label, input, hint and messages."""
+    starts = [m.start() for m in re.finditer(r'<div class="field[ "]', page)]
+    at = page.index(f'id="{element_id}"')
+    start = max(i for i in starts if i < at)
+    end = min((i for i in starts if i > at), default=len(page))
+    return page[start:end]
+
+
+def refused_page(client, url: str, data: dict) -> str:
+    """A refused form: the answer sends the browser back to the user page (post/redirect/get),
+    which shows the form as it was sent; reloading that address shows it again."""
+    response = post_form(client, url, data)
+    assert response.status_code == 303
+    location = response.headers["Location"]
+    assert "?draft=" in location
+    page = client.get(location)
+    assert page.status_code == 200
+    reloaded = client.get(location)
+    assert reloaded.status_code == 200
+    shown = page.get_data(as_text=True)
+    assert _without_tokens(reloaded.get_data(as_text=True)) == _without_tokens(shown)
+    return shown
+
+
+def _without_tokens(page: str) -> str:
+    return re.sub(r'name="csrf_token"[^>]*value="[^"]*"', "", page)
+
+
+def add_url(user) -> str:
+    return f"/admin/users/{user.id}/entries"
 
 
 def etag_on_page(client, user, platform) -> str:
@@ -120,7 +161,9 @@ def test_signed_out_visitors_are_sent_to_the_login_page(client, tenants):
 
 def test_an_unknown_user_id_is_not_found(client, tenants):
     login(client, tenants.superadmin)
-    assert client.get("/admin/users/999999").status_code == 404
+    response = client.get("/admin/users/999999")
+    assert response.status_code == 404
+    assert "Page not found" in response.get_data(as_text=True)
 
 
 def test_a_user_of_two_tenants_shows_only_the_viewers_platform(client, tenants):
@@ -233,12 +276,11 @@ def test_a_refused_document_keeps_the_typed_text_and_says_why(client, tenants, t
     put_document(tenants.alice, tenants.acme, {"keep": "me"})
     login(client, tenants.acme_admin)
     etag = etag_on_page(client, tenants.alice, tenants.acme)
-    response = post_form(client, document_url(tenants.alice, tenants.acme),
-                         {"metadata": text, "etag": etag})
-    assert response.status_code == 422
-    page = response.get_data(as_text=True)
-    error = html.unescape(re.search(r'id="metadata-acme-error"[^>]*>(.*?)</p>', page, re.S).group(1))
+    page = refused_page(client, document_url(tenants.alice, tenants.acme),
+                        {"metadata": text, "etag": etag})
+    error = html.unescape(re.search(r'id="metadata-acme-error"[^>]*>(.*?)</div>', page, re.S).group(1))
     assert message in error
+    assert error.count(message) == 1  # said once
     assert "Expected a dictionary" not in error and "sys.set_int_max_str_digits" not in error
     assert textarea(page, "metadata-acme") == text
     assert stored_document(tenants.alice, tenants.acme) == {"keep": "me"}
@@ -253,9 +295,7 @@ def test_a_document_over_the_size_limit_is_refused(make_app, tenants):
         login(client, viewer)
         etag = form_value(client.get(page).get_data(as_text=True), "etag", url)
         text = json.dumps({"bio": "x" * 50})
-        response = post_form(client, url, {"metadata": text, "etag": etag})
-        assert response.status_code == 422
-        html_page = response.get_data(as_text=True)
+        html_page = refused_page(client, url, {"metadata": text, "etag": etag})
         assert "Metadata exceeds 40 bytes." in html_page
         assert textarea(html_page, "metadata-acme") == text
         assert 'data-max-bytes="40"' in html_page  # the browser-side check uses the same limit
@@ -269,10 +309,8 @@ def test_a_stale_save_shows_both_versions_and_overwrites_nothing(client, tenants
     # someone else writes after the admin opened the page
     put_document(tenants.alice, tenants.acme, {"version": "theirs"})
     mine = '{"version": "mine"}'
-    response = post_form(client, document_url(tenants.alice, tenants.acme),
-                         {"metadata": mine, "etag": loaded_etag})
-    assert response.status_code == 409
-    page = response.get_data(as_text=True)
+    page = refused_page(client, document_url(tenants.alice, tenants.acme),
+                        {"metadata": mine, "etag": loaded_etag})
     assert "Someone else changed this document after you opened the page" in page
     theirs = re.search(r'data-role="theirs">(.*?)</pre>', page, re.S).group(1)
     assert json.loads(html.unescape(theirs)) == {"version": "theirs"}
@@ -292,17 +330,18 @@ def test_a_stale_save_is_detected_when_the_document_was_created_meanwhile(client
     login(client, tenants.acme_admin)
     loaded_etag = etag_on_page(client, tenants.alice, tenants.acme)  # nothing stored yet
     put_document(tenants.alice, tenants.acme, {"created": "by the API"})
-    response = post_form(client, document_url(tenants.alice, tenants.acme),
-                         {"metadata": "{}", "etag": loaded_etag})
-    assert response.status_code == 409
+    page = refused_page(client, document_url(tenants.alice, tenants.acme),
+                        {"metadata": "{}", "etag": loaded_etag})
+    assert "Someone else changed this document after you opened the page" in page
+    assert textarea(page, "metadata-acme") == "{}"
     assert stored_document(tenants.alice, tenants.acme) == {"created": "by the API"}
 
 
 def test_a_save_without_the_loaded_version_is_refused(client, tenants):
     put_document(tenants.alice, tenants.acme, {"a": 1})
     login(client, tenants.acme_admin)
-    response = post_form(client, document_url(tenants.alice, tenants.acme), {"metadata": "{}"})
-    assert response.status_code == 400
+    page = refused_page(client, document_url(tenants.alice, tenants.acme), {"metadata": "{}"})
+    assert "This form has expired. Reload the page and try again." in page
     assert stored_document(tenants.alice, tenants.acme) == {"a": 1}
 
 
@@ -327,7 +366,7 @@ def test_support_staff_add_edit_and_delete_a_key(client, tenants):
     page = client.get(page_url(tenants.alice), query_string={
         "edit": f"{tenants.acme_client.id}:theme"}).get_data(as_text=True)
     assert "Edit “theme”" in page
-    assert textarea(page, f"value-{tenants.acme_client.id}") == "dark"
+    assert textarea(page, f"edit-value-{tenants.acme_client.id}") == "dark"
     etag = form_value(page, "etag", url)
     assert etag
     response = post_form(client, url, {"key": "theme", "value": "light", "expires_at": "",
@@ -375,19 +414,18 @@ def test_a_refused_key_shows_the_error_and_keeps_what_was_typed(client, tenants,
                                                                   message):
     login(client, tenants.acme_admin)
     fields = {"expires_at": "", **fields}
-    response = post_form(client, entries_url(tenants.alice, tenants.acme_client), fields)
-    assert response.status_code == 422
-    page = response.get_data(as_text=True)
-    cid = tenants.acme_client.id
-    ids = {"key": f"key-{cid}", "value": f"value-{cid}", "expires_at": f"expires-{cid}"}
-    # the message sits in the field's own block, right after its input
-    block = page[page.index(f'id="{ids[field]}"'):]
-    block = block[:block.index('<div class="field')] if '<div class="field' in block else block
+    page = refused_page(client, entries_url(tenants.alice, tenants.acme_client), fields)
+    ids = {"key": "key-acme", "value": "value-acme", "expires_at": "expires-acme"}
+    # the message sits in the field's own block, with its input
+    block = field_block(page, ids[field])
     assert message in html.unescape(block)
     assert 'aria-invalid="true"' in block
-    assert f'id="key-{cid}" name="key" value="{html.escape(fields["key"])}"' in page
-    assert textarea(page, f"value-{cid}") == fields["value"]
-    assert f'name="expires_at" value="{html.escape(fields["expires_at"])}"' in page
+    assert re.search(r'<details[^>]*id="add-acme"[^>]* open', page)  # the add form is open
+    assert f'value="{html.escape(fields["key"])}"' in input_tag(page, "key-acme")
+    assert textarea(page, "value-acme") == fields["value"]
+    assert f'value="{html.escape(fields["expires_at"])}"' in input_tag(page, "expires-acme") \
+        or fields["expires_at"] == ""
+    assert 'selected value="{}"'.format(tenants.acme_client.id) in page  # the client picked
     assert stored_entries(tenants.alice, tenants.acme_client) == {}
 
 
@@ -399,9 +437,8 @@ def test_the_key_quota_is_enforced(make_app, tenants):
         client = isolated_client(limited)
         login(client, viewer)
         assert post_form(client, url, {"key": "one", "value": "1"}).status_code == 302
-        response = post_form(client, url, {"key": "two", "value": "2"})
-        assert response.status_code == 422
-        assert "must not exceed 1 keys per client" in response.get_data(as_text=True)
+        page = refused_page(client, url, {"key": "two", "value": "2"})
+        assert "must not exceed 1 keys per client" in page
     assert stored_entries(tenants.alice, tenants.acme_client) == {"one": "1"}
 
 
@@ -409,12 +446,10 @@ def test_adding_a_key_that_exists_does_not_overwrite_it(client, tenants):
     per_client.put_entry(API, tenants.alice, tenants.acme_client, "theme", {"value": "dark"})
     db.session.commit()
     login(client, tenants.acme_admin)
-    response = post_form(client, entries_url(tenants.alice, tenants.acme_client),
-                         {"key": "theme", "value": "light"})
-    assert response.status_code == 409
-    page = response.get_data(as_text=True)
+    page = refused_page(client, entries_url(tenants.alice, tenants.acme_client),
+                        {"key": "theme", "value": "light"})
     assert "The key “theme” already exists." in page
-    assert textarea(page, f"value-{tenants.acme_client.id}") == "light"
+    assert textarea(page, "value-acme") == "light"
     assert stored_entries(tenants.alice, tenants.acme_client) == {"theme": "dark"}
 
 
@@ -440,11 +475,10 @@ def test_a_stale_key_edit_is_refused(client, tenants):
     etag = form_value(page, "etag", url)
     per_client.put_entry(API, tenants.alice, tenants.acme_client, "theme", {"value": "blue"})
     db.session.commit()
-    response = post_form(client, url, {"key": "theme", "value": "light", "etag": etag})
-    assert response.status_code == 409
-    page = response.get_data(as_text=True)
+    page = refused_page(client, url, {"key": "theme", "value": "light", "etag": etag})
     assert "Someone else changed or deleted “theme”" in page
-    assert textarea(page, f"value-{tenants.acme_client.id}") == "light"
+    assert textarea(page, f"edit-value-{tenants.acme_client.id}") == "light"
+    assert form_value(page, "etag", url) == ""  # saving again adds it, knowingly
     assert stored_entries(tenants.alice, tenants.acme_client) == {"theme": "blue"}
 
     # a stale delete is refused as well
@@ -549,14 +583,12 @@ def test_stored_markup_is_shown_as_text(client, tenants):
 def test_refused_markup_is_echoed_as_text(client, tenants):
     login(client, tenants.acme_admin)
     etag = etag_on_page(client, tenants.alice, tenants.acme)
-    response = post_form(client, document_url(tenants.alice, tenants.acme),
-                         {"metadata": BREAKOUT + SCRIPT, "etag": etag})
-    page = response.get_data(as_text=True)
-    assert response.status_code == 422
+    page = refused_page(client, document_url(tenants.alice, tenants.acme),
+                        {"metadata": BREAKOUT + SCRIPT, "etag": etag})
     assert SCRIPT not in page and "<img src=x" not in page
-    response = post_form(client, entries_url(tenants.alice, tenants.acme_client),
-                         {"key": SCRIPT, "value": BREAKOUT})
-    page = response.get_data(as_text=True)
-    assert response.status_code == 422
+    assert textarea(page, "metadata-acme") == BREAKOUT + SCRIPT
+    page = refused_page(client, entries_url(tenants.alice, tenants.acme_client),
+                        {"key": SCRIPT, "value": BREAKOUT})
     assert SCRIPT not in page and "<img src=x" not in page
+    assert textarea(page, "value-acme") == BREAKOUT
     assert db.session.scalar(select(func.count()).select_from(ClientMetadataEntry)) == 0

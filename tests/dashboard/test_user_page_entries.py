@@ -104,7 +104,7 @@ def test_a_long_value_is_shortened_in_the_list_and_whole_in_the_edit_form(client
 
     cid = tenants.acme_client.id
     page = client.get(page_url(tenants.alice), query_string={"edit": f"{cid}:long"})
-    assert textarea(page.get_data(as_text=True), f"value-{cid}") == long_value
+    assert textarea(page.get_data(as_text=True), f"edit-value-{cid}") == long_value
 
 
 def test_many_keys_of_the_largest_values_do_not_make_a_huge_page(client, tenants):
@@ -128,7 +128,7 @@ def test_saving_an_edited_value_keeps_its_newlines(client, tenants, browser_newl
     cid, url = tenants.acme_client.id, entries_url(tenants.alice, tenants.acme_client)
     page = client.get(page_url(tenants.alice),
                       query_string={"edit": f"{cid}:note"}).get_data(as_text=True)
-    shown = textarea(page, f"value-{cid}")
+    shown = textarea(page, f"edit-value-{cid}")
     assert shown == value
     # A browser sends the textarea's line breaks as CRLF (some old ones as CR).
     response = post_form(client, url, {"key": "note", "value": shown.replace("\n", browser_newline),

@@ -34,13 +34,28 @@ def test_signed_out_user_is_sent_to_login_and_back(anonymous, alice, confidentia
     location = urlsplit(response.location)
     assert location.path == "/login"
     assert parse_qs(location.query)["next"] == [path]
-    # Signing in on that page leads back to the very same authorization request.
+    # The login page names the application asking, as the consent page does.
     page = browser.get(response.location)
+    login_html = page.get_data(as_text=True)
+    assert '<strong class="client-name">Acme Web</strong>' in login_html
+    assert '<strong class="platform-name">Acme Inc</strong>' in login_html
+    # Signing in on that page leads back to the very same authorization request.
     signed_in = browser.post(response.location, data={
         "username": "alice", "password": "correct horse battery staple",
         "csrf_token": csrf_token(page.get_data(as_text=True))})
     assert signed_in.status_code == 302 and signed_in.location == path
     assert browser.get(path).status_code == 200
+
+
+def test_the_login_page_names_no_application_it_cannot_vouch_for(anonymous, confidential):
+    client, _ = confidential
+    for path in (authorize_path("no-such-client", scope="metadata.read"),
+                 authorize_path(client.client_id, redirect_uri="https://evil.test/"),
+                 "/admin/?client_id=" + client.client_id):
+        response = anonymous.get("/login", query_string={"next": path})
+        assert response.status_code == 200
+        html = response.get_data(as_text=True)
+        assert "client-name" not in html and "Acme Web" not in html, path
 
 
 def test_consent_page_names_client_platform_and_scopes(browser, confidential):

@@ -120,6 +120,7 @@ def test_code_flow_with_pkce_refresh_introspect_revoke(live_server, live_client)
     stale = requests.get(f"{live_server}/api/v2/metadata",
                          headers={"Authorization": f"Bearer {first['access_token']}"})
     assert stale.status_code == 401
+    assert stale.json() == {"message": "Unauthenticated."}
 
     introspection = session.introspect_token(f"{live_server}/oauth/introspect",
                                              token=second["access_token"])
@@ -137,7 +138,8 @@ def test_code_flow_with_pkce_refresh_introspect_revoke(live_server, live_client)
     after = session.introspect_token(f"{live_server}/oauth/introspect",
                                      token=second["access_token"])
     assert after.json() == {"active": False}
-    assert session.get(f"{live_server}/api/v2/metadata").status_code == 401
+    refused = session.get(f"{live_server}/api/v2/metadata")
+    assert (refused.status_code, refused.json()) == (401, {"message": "Unauthenticated."})
     assert peek(lambda: find_refresh_token(second["refresh_token"]).refresh_token_revoked_at)
 
 

@@ -113,8 +113,10 @@ def test_introspection_needs_client_authentication(anonymous, confidential, publ
     client, secret = confidential
     token = bearer_token(client, alice)
 
-    assert introspect(anonymous, token, client.client_id, None).status_code == 401
-    assert introspect(anonymous, token, client.client_id, "wrong").status_code == 401
+    for bad_secret in (None, "wrong"):
+        response = introspect(anonymous, token, client.client_id, bad_secret)
+        assert (response.status_code, response.get_json()["error"]) == (401, "invalid_client")
+        assert "active" not in response.get_json()  # nothing about the token is told
     assert introspect(anonymous, token, public.client_id, None).status_code == 401
     missing = token_request(anonymous, {}, client_id=client.client_id, secret=secret,
                             path="/oauth/introspect")
@@ -180,6 +182,7 @@ def test_revocation_needs_client_authentication(anonymous, confidential, alice):
     for bad_secret in (None, "wrong"):
         response = revoke(anonymous, token, client.client_id, bad_secret)
         assert response.status_code == 401
+        assert response.get_json()["error"] == "invalid_client"
     assert not find_access_token(token).is_revoked()
 
 
@@ -200,5 +203,8 @@ def test_revoke_and_introspect_need_no_csrf_token(anonymous, confidential):
     user = make_user("carol")
     token = bearer_token(client, user)
 
-    assert revoke(anonymous, token, client.client_id, secret).status_code == 200
-    assert introspect(anonymous, token, client.client_id, secret).status_code == 200
+    revoked = revoke(anonymous, token, client.client_id, secret)
+    assert (revoked.status_code, revoked.get_json()) == (200, {})
+    assert find_access_token(token).is_revoked()
+    introspected = introspect(anonymous, token, client.client_id, secret)
+    assert (introspected.status_code, introspected.get_json()) == (200, {"active": False})

@@ -200,7 +200,11 @@ def test_code_just_inside_its_lifetime_still_works(browser, confidential, app):
         auth_time=int(time.time()) - app.config["OAUTH2_AUTH_CODE_EXPIRES_IN"] + 30))
     db.session.commit()
 
-    assert exchange(browser, code, client_id=client.client_id, secret=secret).status_code == 200
+    response = exchange(browser, code, client_id=client.client_id, secret=secret)
+    assert response.status_code == 200
+    tokens = response.get_json()
+    assert tokens["token_type"] == "Bearer" and tokens["access_token"] and tokens["refresh_token"]
+    assert find_access_token(tokens["access_token"]).client_id == client.client_id
 
 
 def test_code_of_a_user_deactivated_since_is_refused(browser, confidential, alice):

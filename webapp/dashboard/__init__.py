@@ -15,6 +15,7 @@ def init_app(app: Flask) -> None:
         admin,
         audit,
         auth,
+        form_addresses,
         home,
         platform_clients,
         platform_tokens,
@@ -32,3 +33,8 @@ def init_app(app: Flask) -> None:
     @app.route("/healthz")
     def healthz():
         return {"status": "ok"}
+
+    @app.route("/favicon.ico")
+    def favicon():
+        """Browsers ask for /favicon.ico whatever the page links: the app's own icon."""
+        return app.send_static_file("favicon.svg")

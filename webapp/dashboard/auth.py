@@ -19,7 +19,7 @@ Hardening, each covered by tests/dashboard/test_auth.py:
 from __future__ import annotations
 
 import functools
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from flask import (
     Blueprint,
@@ -33,13 +33,14 @@ from flask import (
 )
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, login_user, logout_user
+from sqlalchemy import select
 
 from webapp import ratelimit
 from webapp.dashboard.forms import LoginForm
 from webapp.extensions import db, limiter, login_manager
 from webapp.hashing import hash_password, verify_password
 from webapp.http import ID_MAX
-from webapp.models import User
+from webapp.models import OAuth2Client, User
 
 bp = Blueprint("auth", __name__)
 
@@ -106,6 +107,29 @@ def authenticate(username: str, password: str) -> User | None:
     return user
 
 
+def asking_application(next_url: str | None) -> OAuth2Client | None:
+    """The OAuth client a sign-in leads to (`next` is /oauth/authorize), so the login page
+    can name it as the consent page does.
+
+    Named only when the request would get as far as the consent page: a registered client,
+    and its own redirect URI when one is given. Anything else names no application.
+    """
+    if not next_url:
+        return None
+    parts = urlsplit(next_url)
+    if parts.path != url_for("oauth.authorize"):
+        return None
+    query = parse_qs(parts.query)
+    client_id = (query.get("client_id") or [""])[0]
+    if not client_id or len(client_id) > 48:
+        return None
+    client = db.session.scalar(select(OAuth2Client).where(OAuth2Client.client_id == client_id))
+    redirect_uri = (query.get("redirect_uri") or [None])[0]
+    if client is None or (redirect_uri is not None and redirect_uri not in client.redirect_uris):
+        return None
+    return client
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(ratelimit.login_limit, methods=["POST"], key_func=ratelimit.login_address,
                exempt_when=ratelimit.disabled)
@@ -126,7 +150,8 @@ def login():
             return redirect(next_url or url_for("dashboard.home"))
         flash("Wrong username or password.", "error")
     status = 400 if request.method == "POST" else 200
-    return render_template("auth/login.html", form=form, next_url=next_url), status
+    return render_template("auth/login.html", form=form, next_url=next_url,
+                           application=asking_application(next_url)), status
 
 
 @bp.route("/logout", methods=["POST"])

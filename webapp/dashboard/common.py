@@ -56,6 +56,23 @@ def superadmin_required(view):
     return wrapper
 
 
+def platform_admin_view(view):
+    """A page of one platform's administration (/platforms/<platform_key>/…), for its
+    tenant admins and superadmins.
+
+    The view receives the Platform in place of `platform_key`. Staff of no such platform get
+    the 404 page (other tenants' keys stay hidden); its support staff get 403
+    (access.admin_platform decides).
+    """
+
+    @functools.wraps(view)
+    @staff_required
+    def wrapper(platform_key: str, **kwargs):
+        return view(access.admin_platform(current_user, platform_key), **kwargs)
+
+    return wrapper
+
+
 def dashboard_actor() -> audit.Actor:
     """The signed-in user, acting through the dashboard: what the audit log records."""
     return audit.Actor(via="dashboard", user=current_user._get_current_object())

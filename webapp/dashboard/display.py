@@ -29,14 +29,18 @@ def utc_human(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC")
 
 
-@bp.app_template_filter("datetime_local")
-def datetime_local(value: datetime | None) -> str:
-    """The value of an `<input type=datetime-local step=1>` holding a UTC time, to the second."""
+@bp.app_template_filter("utc_input")
+def utc_input(value: datetime | None) -> str:
+    """`2026-05-01 14:03:09`: a UTC time as the expiry field shows it, 24-hour, to the second.
+
+    A text field rather than `<input type=datetime-local>`, whose clock follows the
+    browser's locale (AM/PM in many) beside a label that says UTC.
+    """
     if value is None:
         return ""
     if value.tzinfo is not None:
         value = value.astimezone(timezone.utc).replace(tzinfo=None)
-    return value.strftime("%Y-%m-%dT%H:%M:%S")
+    return value.strftime("%Y-%m-%d %H:%M:%S")
 
 
 @bp.app_template_filter("pretty_json")

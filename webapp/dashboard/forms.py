@@ -44,13 +44,22 @@ def textarea_newlines(text: str | None) -> str | None:
 class EntryForm(FlaskForm):
     """Add or edit a per-client key. The rules (pattern, length, expiry) are the domain's.
 
-    `expires_at` is an `<input type=datetime-local>` read as UTC; `etag` is set when editing
-    an entry loaded with the page, empty when adding one.
+    `client` is the add form's picker (an edit form names its client in its address);
+    `expires_at` is read as UTC, typed on a 24-hour clock (`2026-12-31 23:59`, or any
+    ISO-8601 date-time); `etag` is set when editing an entry loaded with the page, empty
+    when adding one.
     """
 
-    key = StringField("Key")
-    value = TextAreaField("Value", filters=[textarea_newlines])
-    expires_at = StringField("Expires at (UTC)")
+    client = SelectField("Client", choices=[], validate_choice=False)
+    key = StringField("Key", render_kw={"maxlength": 255, "autocomplete": "off",
+                                        "placeholder": "letters, digits, . _ -"})
+    value = TextAreaField("Value", filters=[textarea_newlines],
+                          render_kw={"rows": 3, "spellcheck": "false"})
+    expires_at = StringField(
+        "Expires at (UTC)",
+        description="24-hour clock, UTC, e.g. 2030-12-31 23:59. Leave empty to keep the key forever.",
+        render_kw={"placeholder": "YYYY-MM-DD HH:MM", "autocomplete": "off"},
+    )
     etag = HiddenField()
 
 

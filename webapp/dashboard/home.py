@@ -87,7 +87,7 @@ def platform_summaries(platforms: list[Platform]) -> list[PlatformSummary]:
         .group_by(OAuth2Client.platform_id)
     )
     entries = {pid: (total, expiring) for pid, total, expiring in entry_rows}
-    roles = _viewer_roles(ids)
+    roles = access.roles_on(current_user, ids)
     return [
         PlatformSummary(
             platform=p,
@@ -100,14 +100,3 @@ def platform_summaries(platforms: list[Platform]) -> list[PlatformSummary]:
         for p in platforms
     ]
 
-
-def _viewer_roles(platform_ids: list[int]) -> dict[int, str]:
-    """The viewer's own role on each platform ("superadmin" everywhere for superadmins)."""
-    if current_user.is_superadmin:
-        return {pid: "superadmin" for pid in platform_ids}
-    rows = db.session.execute(
-        select(Membership.platform_id, Membership.role).where(
-            Membership.user_id == current_user.id, Membership.platform_id.in_(platform_ids)
-        )
-    )
-    return dict(rows.all())

@@ -6,12 +6,11 @@ and never stored in the clear or put in the (client-side) session.
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
-from flask_login import current_user
 from sqlalchemy import select
 
 from webapp import access
 from webapp.dashboard import bp
-from webapp.dashboard.common import apply_errors, dashboard_actor, page_number, staff_required
+from webapp.dashboard.common import apply_errors, dashboard_actor, page_number, platform_admin_view
 from webapp.dashboard.forms import ClientForm, ConfirmForm, RegisterClientForm
 from webapp.extensions import db
 from webapp.metadata.errors import ValidationError
@@ -41,15 +40,14 @@ def secret_page(platform: Platform, client: OAuth2Client, secret: str | None, ro
 
 
 @bp.route("/platforms/<platform_key>/clients")
-@staff_required
-def platform_clients(platform_key: str):
-    return clients_page(access.admin_platform(current_user, platform_key))
+@platform_admin_view
+def platform_clients(platform: Platform):
+    return clients_page(platform)
 
 
 @bp.route("/platforms/<platform_key>/clients", methods=["POST"])
-@staff_required
-def register_client(platform_key: str):
-    platform = access.admin_platform(current_user, platform_key)
+@platform_admin_view
+def register_client(platform: Platform):
     form = RegisterClientForm()
     if form.validate_on_submit():
         try:
@@ -74,9 +72,8 @@ def _edit_page(platform: Platform, client: OAuth2Client, form: ClientForm, statu
 
 
 @bp.route("/platforms/<platform_key>/clients/<int:client_pk>")
-@staff_required
-def platform_client(platform_key: str, client_pk: int):
-    platform = access.admin_platform(current_user, platform_key)
+@platform_admin_view
+def platform_client(platform: Platform, client_pk: int):
     client = access.platform_client(platform, client_pk)
     form = ClientForm(data={
         "name": client.client_name,
@@ -87,9 +84,8 @@ def platform_client(platform_key: str, client_pk: int):
 
 
 @bp.route("/platforms/<platform_key>/clients/<int:client_pk>", methods=["POST"])
-@staff_required
-def update_client(platform_key: str, client_pk: int):
-    platform = access.admin_platform(current_user, platform_key)
+@platform_admin_view
+def update_client(platform: Platform, client_pk: int):
     client = access.platform_client(platform, client_pk)
     form = ClientForm()
     if form.validate_on_submit():
@@ -103,18 +99,17 @@ def update_client(platform_key: str, client_pk: int):
         else:
             db.session.commit()
             flash(f"Saved the settings of {client.client_name}.", "success")
-            return redirect(url_for("dashboard.platform_client", platform_key=platform_key,
+            return redirect(url_for("dashboard.platform_client", platform_key=platform.platform_key,
                                     client_pk=client.id))
     return _edit_page(platform, client, form, status=400)
 
 
 @bp.route("/platforms/<platform_key>/clients/<int:client_pk>/rotate", methods=["POST"])
-@staff_required
-def rotate_client_secret(platform_key: str, client_pk: int):
-    platform = access.admin_platform(current_user, platform_key)
+@platform_admin_view
+def rotate_client_secret(platform: Platform, client_pk: int):
     client = access.platform_client(platform, client_pk)
     if not ConfirmForm().validate_on_submit():
-        return redirect(url_for("dashboard.platform_client", platform_key=platform_key,
+        return redirect(url_for("dashboard.platform_client", platform_key=platform.platform_key,
                                 client_pk=client.id))
     try:
         secret = oauth_clients.rotate_secret(dashboard_actor(), client)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import joinedload
 
 from webapp import access, accounts
 from webapp.dashboard import bp
-from webapp.dashboard.common import dashboard_actor, page_number, staff_required
+from webapp.dashboard.common import dashboard_actor, page_number, platform_admin_view
 from webapp.dashboard.forms import ConfirmForm, CreateTokenForm
 from webapp.extensions import db
 from webapp.models import ApiToken, Platform
@@ -39,15 +39,14 @@ def tokens_page(platform: Platform, form: CreateTokenForm | None = None, status:
 
 
 @bp.route("/platforms/<platform_key>/tokens")
-@staff_required
-def platform_tokens(platform_key: str):
-    return tokens_page(access.admin_platform(current_user, platform_key))
+@platform_admin_view
+def platform_tokens(platform: Platform):
+    return tokens_page(platform)
 
 
 @bp.route("/platforms/<platform_key>/tokens", methods=["POST"])
-@staff_required
-def create_token(platform_key: str):
-    platform = access.admin_platform(current_user, platform_key)
+@platform_admin_view
+def create_token(platform: Platform):
     form = CreateTokenForm()
     if form.validate_on_submit():
         username = form.username.data.strip()
@@ -73,9 +72,8 @@ def create_token(platform_key: str):
 
 
 @bp.route("/platforms/<platform_key>/tokens/<int:token_id>/revoke", methods=["POST"])
-@staff_required
-def revoke_token(platform_key: str, token_id: int):
-    platform = access.admin_platform(current_user, platform_key)
+@platform_admin_view
+def revoke_token(platform: Platform, token_id: int):
     token = access.platform_token(platform, token_id)
     if not access.may_revoke_token(current_user, token, platform):
         flash(f"Token {token.prefix}… of {token.user.username} acts on other platforms too; "
@@ -84,4 +82,4 @@ def revoke_token(platform_key: str, token_id: int):
         accounts.revoke_api_token(dashboard_actor(), token, platform_id=platform.id)
         db.session.commit()
         flash(f"Token {token.prefix}… of {token.user.username} is revoked.", "success")
-    return redirect(url_for("dashboard.platform_tokens", platform_key=platform_key))
+    return redirect(url_for("dashboard.platform_tokens", platform_key=platform.platform_key))

@@ -13,7 +13,13 @@ from sqlalchemy.orm import contains_eager
 
 from webapp import access, accounts
 from webapp.dashboard import bp
-from webapp.dashboard.common import apply_errors, dashboard_actor, page_number, staff_required
+from webapp.dashboard.common import (
+    apply_errors,
+    dashboard_actor,
+    page_number,
+    platform_admin_view,
+    staff_required,
+)
 from webapp.dashboard.forms import AddMemberForm, ConfirmForm, RoleForm
 from webapp.extensions import db
 from webapp.metadata.errors import ValidationError
@@ -33,7 +39,7 @@ def platforms():
         listing=listing,
         members=_count_by_platform(Membership.platform_id, ids),
         clients=_count_by_platform(OAuth2Client.platform_id, ids),
-        roles=_roles_of(current_user, ids),
+        roles=access.roles_on(current_user, ids),
     )
 
 
@@ -42,16 +48,6 @@ def _count_by_platform(column, ids: list[int]) -> dict[int, int]:
         return {}
     return dict(db.session.execute(
         select(column, func.count()).where(column.in_(ids)).group_by(column)
-    ).all())
-
-
-def _roles_of(user: User, ids: list[int]) -> dict[int, str]:
-    if user.is_superadmin:
-        return {platform_id: "superadmin" for platform_id in ids}
-    return dict(db.session.execute(
-        select(Membership.platform_id, Membership.role).where(
-            Membership.user_id == user.id, Membership.platform_id.in_(ids)
-        )
     ).all())
 
 
@@ -79,15 +75,14 @@ def members_page(platform: Platform, add_form: AddMemberForm | None = None,
 
 
 @bp.route("/platforms/<platform_key>")
-@staff_required
-def platform_detail(platform_key: str):
-    return members_page(access.admin_platform(current_user, platform_key))
+@platform_admin_view
+def platform_detail(platform: Platform):
+    return members_page(platform)
 
 
 @bp.route("/platforms/<platform_key>/members", methods=["POST"])
-@staff_required
-def add_member(platform_key: str):
-    platform = access.admin_platform(current_user, platform_key)
+@platform_admin_view
+def add_member(platform: Platform):
     form = AddMemberForm()
     if form.validate_on_submit():
         username = form.username.data.strip()
@@ -112,14 +107,14 @@ def add_member(platform_key: str):
                 db.session.commit()
                 flash(f"{user.username} is now a member of {platform.name} as {form.role.data}.",
                       "success")
-                return redirect(url_for("dashboard.platform_detail", platform_key=platform_key))
+                return redirect(url_for("dashboard.platform_detail",
+                                        platform_key=platform.platform_key))
     return members_page(platform, add_form=form, status=400)
 
 
 @bp.route("/platforms/<platform_key>/members/<int:user_id>", methods=["POST"])
-@staff_required
-def change_role(platform_key: str, user_id: int):
-    platform = access.admin_platform(current_user, platform_key)
+@platform_admin_view
+def change_role(platform: Platform, user_id: int):
     member = access.platform_member(platform, user_id)
     form = RoleForm()
     if not form.validate_on_submit():
@@ -133,13 +128,12 @@ def change_role(platform_key: str, user_id: int):
         return members_page(platform, row_errors={member.id: [error.message]}, status=400)
     db.session.commit()
     flash(f"{member.username} is now {form.role.data} on {platform.name}.", "success")
-    return redirect(url_for("dashboard.platform_detail", platform_key=platform_key))
+    return redirect(url_for("dashboard.platform_detail", platform_key=platform.platform_key))
 
 
 @bp.route("/platforms/<platform_key>/members/<int:user_id>/remove", methods=["POST"])
-@staff_required
-def remove_member(platform_key: str, user_id: int):
-    platform = access.admin_platform(current_user, platform_key)
+@platform_admin_view
+def remove_member(platform: Platform, user_id: int):
     member = access.platform_member(platform, user_id)
     if not ConfirmForm().validate_on_submit():
         return members_page(platform, status=400)
@@ -148,7 +142,7 @@ def remove_member(platform_key: str, user_id: int):
     accounts.remove_membership(dashboard_actor(), platform, member)
     db.session.commit()
     flash(f"{member.username} is no longer a member of {platform.name}.", "success")
-    return redirect(url_for("dashboard.platform_detail", platform_key=platform_key))
+    return redirect(url_for("dashboard.platform_detail", platform_key=platform.platform_key))
 
 
 _SELF_MESSAGE = "You cannot change your own membership; ask another admin of this platform."

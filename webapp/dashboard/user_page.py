@@ -5,27 +5,30 @@ and the user is a member (webapp.access), and those platforms' OAuth clients. Ev
 goes through the same domain functions as the APIs (webapp.metadata.platform and
 webapp.metadata.per_client), so the dashboard cannot store what the APIs would refuse.
 
-A refused save re-renders the page with the message next to the form and the text the
-admin typed kept; a stale save (someone else wrote since the page was loaded) shows both
-versions instead of overwriting.
+Each platform has one document editor and one "Add a key" form with a client picker;
+clients that keep keys for the user list them, each with an Edit link, and the others take
+one line. A refused save sends the admin back to the page (drafts.py: post/redirect/get)
+with the text they typed and the message next to the field; a stale save (someone else
+wrote since the page was loaded) shows both versions instead of overwriting.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from wtforms import SelectChoice
 
 from webapp import access
 from webapp.dashboard import (
     bp,
     display,  # noqa: F401  (template filters)
+    drafts,
 )
 from webapp.dashboard.common import dashboard_actor, staff_required
 from webapp.dashboard.forms import DeleteEntryForm, DocumentForm, EntryForm
+from webapp.dashboard.json_text import parse_json_text
 from webapp.extensions import db
 from webapp.metadata import audit, per_client
 from webapp.metadata import platform as platform_docs
@@ -33,58 +36,36 @@ from webapp.metadata.errors import NotFound, PreconditionFailed, ValidationError
 from webapp.models import OAuth2Client, Platform, User
 
 TRAIL_LIMIT = 50
+EXPIRED_FORM = "This form has expired. Reload the page and try again."
 
 
 # --- what the template needs ------------------------------------------------------------
 
 
 @dataclass
-class DocumentState:
-    """The editor of one platform's document: what it shows and what went wrong."""
-
+class DocumentEditor:
     stored: platform_docs.DocumentView
-    text: str
-    etag: str
-    error: str | None = None
-    # Set when a save was stale: the admin's text stays in the editor, this is theirs.
+    form: DocumentForm
+    # Set when a save was stale: what is stored now (the admin's text stays in the editor).
     conflict: platform_docs.DocumentView | None = None
+    conflict_message: str | None = None
 
 
 @dataclass
-class EntryFormState:
-    """The add/edit form of one client's keys."""
-
-    key: str = ""
-    value: str = ""
-    expires_at: str = ""
-    etag: str = ""
-    editing: bool = False
-    errors: dict[str, list[str]] = field(default_factory=dict)
-    message: str | None = None
-
-
-@dataclass
-class ClientSection:
+class ClientKeys:
     client: OAuth2Client
     entries: list
     etags: dict[str, str]
-    form: EntryFormState
+    edit_form: EntryForm | None = None  # the Edit form of one of its keys, when open
 
 
 @dataclass
 class PlatformSection:
     platform: Platform
-    document: DocumentState
-    clients: list[ClientSection]
-
-
-def _document_state(user: User, platform: Platform) -> DocumentState:
-    stored = platform_docs.get_document(user, platform)
-    return DocumentState(stored=stored, text=display.pretty_json(stored.data), etag=stored.etag)
-
-
-def _viewer_platform_ids() -> list[int] | None:
-    return None if current_user.is_superadmin else access.staff_platform_ids(current_user)
+    document: DocumentEditor
+    clients: list[ClientKeys] = field(default_factory=list)  # with keys, or one being edited
+    keyless: list[OAuth2Client] = field(default_factory=list)
+    add_form: EntryForm | None = None  # None when the platform has no clients
 
 
 def audit_trail(user: User, platform_ids: list[int] | None, limit: int = TRAIL_LIMIT) -> list:
@@ -96,16 +77,31 @@ def audit_trail(user: User, platform_ids: list[int] | None, limit: int = TRAIL_L
     return audit.describe_events(list(db.session.scalars(query)))
 
 
-def render_user_page(
-    user: User,
-    *,
-    status: int = 200,
-    documents: dict[int, DocumentState] | None = None,
-    entry_forms: dict[int, EntryFormState] | None = None,
-):
-    """The whole page; `documents` and `entry_forms` override the freshly loaded state."""
-    documents = documents or {}
-    entry_forms = entry_forms or {}
+def client_label(client: OAuth2Client) -> str:
+    return f"{client.client_name or 'Unnamed client'} ({client.client_id})"
+
+
+def _document_editor(user: User, platform: Platform, draft: drafts.Draft | None) -> DocumentEditor:
+    stored = platform_docs.get_document(user, platform)
+    form = DocumentForm(formdata=None, data={"metadata": display.pretty_json(stored.data),
+                                             "etag": stored.etag})
+    if draft is None or draft.form != f"document:{platform.platform_key}":
+        return DocumentEditor(stored=stored, form=form)
+    draft.fill(form)
+    if draft.extra.get("conflict"):
+        return DocumentEditor(stored=stored, form=form, conflict=stored,
+                              conflict_message=draft.extra.get("message"))
+    return DocumentEditor(stored=stored, form=form)
+
+
+def _entry_form(client_choices: list[SelectChoice], data: dict) -> EntryForm:
+    form = EntryForm(formdata=None, data=data)
+    form.client.choices = client_choices
+    return form
+
+
+def render_user_page(user: User, *, status: int = 200, draft: drafts.Draft | None = None):
+    """The whole page; the forms a draft names show what was sent and why it was refused."""
     platforms = access.staff_platforms_of(current_user, user)
     clients_by_platform: dict[int, list[OAuth2Client]] = {}
     if platforms:
@@ -122,23 +118,31 @@ def render_user_page(
     edit_client, _, edit_key = request.args.get("edit", "").partition(":")
     sections = []
     for platform in platforms:
-        client_sections = []
-        for client in clients_by_platform.get(platform.id, []):
+        section = PlatformSection(platform, _document_editor(user, platform, draft))
+        clients = clients_by_platform.get(platform.id, [])
+        choices = [SelectChoice(str(c.id), client_label(c)) for c in clients]
+        for client in clients:
             entries = entries_by_client[client.id]
-            etags = {entry.key: per_client.etag(entry) for entry in entries}
-            form = entry_forms.get(client.id)
-            if form is None:
-                editing = edit_key if edit_client == str(client.id) else None
-                form = _entry_form_for(entries, etags, editing)
-            client_sections.append(ClientSection(client, entries, etags, form))
-        document = documents.get(platform.id) or _document_state(user, platform)
-        sections.append(PlatformSection(platform, document, client_sections))
+            keys = ClientKeys(client, entries, {e.key: per_client.etag(e) for e in entries})
+            if draft is not None and draft.form == f"edit:{client.id}":
+                keys.edit_form = draft.fill(_entry_form(choices, {}))
+            elif edit_client == str(client.id):
+                keys.edit_form = _edit_form(keys, edit_key, choices)
+            if entries or keys.edit_form is not None:
+                section.clients.append(keys)
+            else:
+                section.keyless.append(client)
+        if clients:
+            section.add_form = _entry_form(choices, {"client": choices[0].value})
+            if draft is not None and draft.form == f"add:{platform.platform_key}":
+                draft.fill(section.add_form)
+        sections.append(section)
     return (
         render_template(
             "dashboard/user.html",
             user=user,
             sections=sections,
-            trail=audit_trail(user, _viewer_platform_ids()),
+            trail=audit_trail(user, access.visible_platform_ids(current_user)),
             trail_limit=TRAIL_LIMIT,
             max_bytes=current_app.config["PLATFORM_METADATA_MAX_BYTES"],
             max_depth=current_app.config["PLATFORM_METADATA_MAX_DEPTH"],
@@ -147,21 +151,23 @@ def render_user_page(
     )
 
 
-def _entry_form_for(entries: list, etags: dict[str, str], key: str | None) -> EntryFormState:
-    """The add form, or the edit form of `key` (the page's Edit link) when it is listed."""
-    for entry in entries:
-        if key is not None and entry.key == key:
-            return EntryFormState(key=entry.key, value=entry.value,
-                                  expires_at=display.datetime_local(entry.expires_at),
-                                  etag=etags[entry.key], editing=True)
-    return EntryFormState()
+def _edit_form(keys: ClientKeys, key: str, choices: list[SelectChoice]) -> EntryForm | None:
+    """The Edit form of `key` (the page's Edit link), when the client lists it."""
+    for entry in keys.entries:
+        if entry.key == key:
+            return _entry_form(choices, {
+                "client": str(keys.client.id), "key": entry.key, "value": entry.value,
+                "expires_at": display.utc_input(entry.expires_at), "etag": keys.etags[entry.key],
+            })
+    return None
 
 
-def _target(user_id: int) -> User:
-    try:
-        return access.visible_user(current_user, user_id)
-    except NotFound:
-        abort(404)
+def refused(user: User, draft: drafts.Draft, status: int, anchor: str):
+    """Back to the user page showing the refused form (post/redirect/get), or, when the
+    draft cannot be kept, the page answered in place with `status`."""
+    db.session.rollback()
+    return (drafts.redirect_to(draft, "dashboard.user_detail", anchor=anchor, user_id=user.id)
+            or render_user_page(user, status=status, draft=draft))
 
 
 # --- pages ------------------------------------------------------------------------------
@@ -170,30 +176,25 @@ def _target(user_id: int) -> User:
 @bp.route("/users/<int:user_id>")
 @staff_required
 def user_detail(user_id: int):
-    return render_user_page(_target(user_id))
+    return render_user_page(access.visible_user(current_user, user_id), draft=drafts.current())
 
 
 @bp.route("/users/<int:user_id>/platforms/<platform_key>/metadata", methods=["POST"])
 @staff_required
 def save_document(user_id: int, platform_key: str):
-    user = _target(user_id)
-    try:
-        platform = access.staff_platform_of(current_user, user, platform_key)
-    except NotFound:
-        abort(404)
+    user = access.visible_user(current_user, user_id)
+    platform = access.staff_platform_of(current_user, user, platform_key)
     form = DocumentForm()
     text = form.metadata.data or ""
     loaded_etag = form.etag.data or ""
-    stored = platform_docs.get_document(user, platform)
+    name, anchor = f"document:{platform.platform_key}", f"platform-{platform.platform_key}"
 
-    def refuse(message: str, status: int = 422, conflict=None):
-        db.session.rollback()
-        state = DocumentState(stored=stored, text=text, etag=loaded_etag, error=message,
-                              conflict=conflict)
-        return render_user_page(user, status=status, documents={platform.id: state})
+    def refuse(message: str, status: int = 422):
+        form.metadata.errors = [message]
+        return refused(user, drafts.of(name, form), status, anchor)
 
     if not form.validate():
-        return refuse("This form has expired. Reload the page and try again.", 400)
+        return refuse(EXPIRED_FORM, 400)
     try:
         document = parse_json_text(text)
     except ValueError as error:
@@ -203,12 +204,13 @@ def save_document(user_id: int, platform_key: str):
             dashboard_actor(), user, platform, document, if_match=loaded_etag
         )
     except PreconditionFailed:
-        current = platform_docs.get_document(user, platform)
         db.session.rollback()
-        state = DocumentState(stored=current, text=text, etag=current.etag, conflict=current,
-                              error="Someone else changed this document after you opened the "
-                                    "page. Nothing was saved.")
-        return render_user_page(user, status=409, documents={platform.id: state})
+        # The editor keeps the admin's text, now based on the version stored meanwhile:
+        # saving again replaces it, knowingly.
+        form.etag.data = platform_docs.get_document(user, platform).etag
+        message = "Someone else changed this document after you opened the page. Nothing was saved."
+        return refused(user, drafts.of(name, form, extra={"conflict": True, "message": message}),
+                       409, anchor)
     except ValidationError as error:
         return refuse(error.message)
     db.session.commit()
@@ -216,101 +218,69 @@ def save_document(user_id: int, platform_key: str):
         flash(f"No changes to save on {platform.name}.", "info")
     else:
         flash(f"Saved the {platform.name} document of {user.username}.", "success")
-    return redirect(url_for("dashboard.user_detail", user_id=user.id,
-                            _anchor=f"platform-{platform.platform_key}"))
+    return redirect(url_for("dashboard.user_detail", user_id=user.id, _anchor=anchor))
 
 
-def parse_json_text(text: str) -> dict[str, Any]:
-    """The editor's text as a JSON object, or ValueError with a message an admin can act on.
-
-    The messages are the editor's own (static/js/json-editor.js), so an admin reads the same
-    words with JavaScript or without; the domain's (webapp.metadata.platform) are worded for
-    API clients. Whether the object may be stored (its size and depth) is the domain's call.
-    """
-    if not text.strip():
-        raise ValueError("The document is empty. Enter a JSON object, such as {}.")
-    try:
-        document = json.loads(text, parse_constant=_refuse_constant)
-    except json.JSONDecodeError as error:
-        raise ValueError(
-            f"This is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})."
-        ) from None
-    except _RefusedConstant as error:
-        raise ValueError(str(error)) from None
-    except RecursionError:
-        raise ValueError("The document is nested too deeply.") from None
-    except ValueError:
-        # Python's own limits, such as a number of more than 4300 digits; its message
-        # speaks of interpreter settings, not of the document.
-        raise ValueError("This JSON cannot be stored: a number in it has too many digits, "
-                         "or a value is too large to read.") from None
-    if not isinstance(document, dict):
-        raise ValueError(f"The document must be a JSON object ({{ … }}), not {_kind(document)}.")
-    return document
-
-
-def _kind(value: Any) -> str:
-    """What a JSON value is, in the editor's words."""
-    if value is None:
-        return "null"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, str):
-        return "a string"
-    return "a number"
-
-
-class _RefusedConstant(ValueError):
-    pass
-
-
-def _refuse_constant(name: str):
-    raise _RefusedConstant(f"This is not valid JSON: {name} is not a JSON value.")
+@bp.route("/users/<int:user_id>/entries", methods=["POST"])
+@staff_required
+def add_entry(user_id: int):
+    """The page's "Add a key" form: the client comes from its picker."""
+    user = access.visible_user(current_user, user_id)
+    picked = request.form.get("client", "")
+    if not (picked.isascii() and picked.isdigit()) or len(picked) > 18:
+        abort(404)
+    return _save_entry(user, access.staff_client_of(current_user, user, int(picked)))
 
 
 @bp.route("/users/<int:user_id>/clients/<int:client_pk>/entries", methods=["POST"])
 @staff_required
 def save_entry(user_id: int, client_pk: int):
-    user = _target(user_id)
-    client = _client_of(user, client_pk)
-    form = EntryForm()
-    state = EntryFormState(
-        key=(form.key.data or "").strip(),
-        value=form.value.data or "",
-        expires_at=(form.expires_at.data or "").strip(),
-        etag=form.etag.data or "",
-        editing=bool(form.etag.data),
-    )
+    """Add a key for this client, or (with the etag of the loaded key) edit it."""
+    user = access.visible_user(current_user, user_id)
+    return _save_entry(user, access.staff_client_of(current_user, user, client_pk))
 
-    def refuse(status: int, message: str | None = None, errors=None):
-        db.session.rollback()
-        state.message = message
-        state.errors = errors or {}
-        return render_user_page(user, status=status, entry_forms={client.id: state})
+
+def _save_entry(user: User, client: OAuth2Client):
+    form = EntryForm()
+    form.client.data = str(client.id)
+    key = (form.key.data or "").strip()
+    form.key.data = key
+    form.expires_at.data = (form.expires_at.data or "").strip()
+    editing = bool(form.etag.data)
+    anchor = f"client-{client.id}" if editing else f"add-{client.platform.platform_key}"
+
+    def refuse(status: int):
+        name = f"edit:{client.id}" if editing else f"add:{client.platform.platform_key}"
+        return refused(user, drafts.of(name, form), status, anchor)
 
     if not form.validate():
-        return refuse(400, "This form has expired. Reload the page and try again.")
-    fields = {"value": state.value, "expires_at": state.expires_at or None}
+        form.form_errors.append(EXPIRED_FORM)
+        return refuse(400)
+    fields = {"value": form.value.data or "", "expires_at": form.expires_at.data or None}
     try:
         entry, created = per_client.put_entry(
-            dashboard_actor(), user, client, state.key, fields,
-            if_match=state.etag or None,
-            if_none_match=None if state.etag else "*",
+            dashboard_actor(), user, client, key, fields,
+            if_match=form.etag.data or None,
+            if_none_match=None if editing else "*",
         )
     except ValidationError as error:
-        return refuse(422, errors=error.errors)
+        for name, messages in error.errors.items():
+            target = form._fields.get(name)
+            if target is not None:
+                target.errors = list(messages)
+            else:
+                form.form_errors.extend(messages)
+        return refuse(422)
     except PreconditionFailed:
-        if state.editing:
-            message = (f"Someone else changed or deleted “{state.key}” after you opened the page. "
-                       "Nothing was saved; the key's current value is in the list.")
-            state.etag = ""
-            state.editing = False
+        if editing:
+            form.form_errors.append(
+                f"Someone else changed or deleted “{key}” after you opened the page. Nothing "
+                "was saved; the key's current value is in the list. To store yours, add it again.")
+            form.etag.data = ""
         else:
-            message = (f"The key “{state.key}” already exists. Edit it from the list, "
-                       "or choose another key.")
-        return refuse(409, message)
+            form.form_errors.append(
+                f"The key “{key}” already exists. Edit it from the list, or choose another key.")
+        return refuse(409)
     db.session.commit()
     verb = "Added" if created else "Saved"
     flash(f"{verb} “{entry.key}” for {client.client_name or client.client_id}.", "success")
@@ -321,8 +291,8 @@ def save_entry(user_id: int, client_pk: int):
 @bp.route("/users/<int:user_id>/clients/<int:client_pk>/entries/delete", methods=["POST"])
 @staff_required
 def delete_entry(user_id: int, client_pk: int):
-    user = _target(user_id)
-    client = _client_of(user, client_pk)
+    user = access.visible_user(current_user, user_id)
+    client = access.staff_client_of(current_user, user, client_pk)
     form = DeleteEntryForm()
     if not form.validate():
         abort(400)
@@ -341,10 +311,3 @@ def delete_entry(user_id: int, client_pk: int):
         flash(f"Deleted “{key}”.", "success")
     return redirect(url_for("dashboard.user_detail", user_id=user.id,
                             _anchor=f"client-{client.id}"))
-
-
-def _client_of(user: User, client_pk: int) -> OAuth2Client:
-    try:
-        return access.staff_client_of(current_user, user, client_pk)
-    except NotFound:
-        abort(404)

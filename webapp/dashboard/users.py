@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from math import ceil
 
-from flask import abort, render_template, request
+from flask import render_template, request
 from flask_login import current_user
 from sqlalchemy import ColumnElement, Select, column, exists, func, not_, or_, select, table, text
 
@@ -30,7 +30,6 @@ from webapp.dashboard import (
 )
 from webapp.dashboard.common import page_number, staff_required
 from webapp.extensions import db
-from webapp.metadata.errors import NotFound
 from webapp.models import Membership, Platform, User
 
 PER_PAGE = 25
@@ -108,10 +107,8 @@ class SearchPage:
 def search(viewer: User, q: str, platform: Platform | None, page: int) -> SearchPage:
     if platform is not None:
         platform_ids: list[int] | None = [platform.id]
-    elif viewer.is_superadmin:
-        platform_ids = None
     else:
-        platform_ids = access.staff_platform_ids(viewer)
+        platform_ids = access.visible_platform_ids(viewer)
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(text("SET LOCAL random_page_cost = 1.1"))
     matches = search_statements(q, platform_ids)
@@ -176,10 +173,7 @@ def users():
     platform_key = request.args.get("platform", "").strip()
     platform = None
     if platform_key:
-        try:
-            platform = access.staff_platform(current_user, platform_key)
-        except NotFound:
-            abort(404)
+        platform = access.staff_platform(current_user, platform_key)
     result = search(current_user, q, platform, page_number())
     platforms = list(db.session.scalars(access.staff_platforms_query(current_user)))
     return render_template(

@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, render_template
 
+from webapp.api.openapi import rendering
 from webapp.api.openapi.parts import KEY_PATTERN, PER_CLIENT_TAG, PLATFORM_TAG, _ref
 from webapp.api.openapi.per_client import _per_client_paths
 from webapp.api.openapi.platform import _platform_paths
@@ -153,4 +154,7 @@ def _pretty(value: Any) -> str:
 
 @bp.route("/docs")
 def docs():
-    return render_template("api/docs.html", spec=document(), pretty=_pretty)
+    spec = document()
+    return render_template("api/docs.html", spec=spec, pretty=_pretty,
+                           groups=rendering.contents(spec), markdown=rendering.markdown,
+                           markdown_inline=rendering.markdown_inline)
