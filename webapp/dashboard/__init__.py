@@ -17,6 +17,7 @@ def init_app(app: Flask) -> None:
         auth,
         home,
         platform_clients,
+        platform_schema,
         platform_tokens,
         platforms,
         user_page,

@@ -27,7 +27,7 @@ from webapp.dashboard import (
 from webapp.dashboard.common import dashboard_actor, staff_required
 from webapp.dashboard.forms import DeleteEntryForm, DocumentForm, EntryForm
 from webapp.extensions import db
-from webapp.metadata import audit, per_client
+from webapp.metadata import audit, per_client, schemas
 from webapp.metadata import platform as platform_docs
 from webapp.metadata.errors import NotFound, PreconditionFailed, ValidationError
 from webapp.models import OAuth2Client, Platform, User
@@ -48,6 +48,8 @@ class DocumentState:
     error: str | None = None
     # Set when a save was stale: the admin's text stays in the editor, this is theirs.
     conflict: platform_docs.DocumentView | None = None
+    # Each way a refused text fails the platform's schema (`<pointer>: <message>`).
+    problems: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -76,11 +78,23 @@ class PlatformSection:
     platform: Platform
     document: DocumentState
     clients: list[ClientSection]
+    # The platform's protected keys, and how the stored document fails its schema, if it does.
+    protected: list[str] = field(default_factory=list)
+    stored_problems: list[str] = field(default_factory=list)
 
 
 def _document_state(user: User, platform: Platform) -> DocumentState:
     stored = platform_docs.get_document(user, platform)
     return DocumentState(stored=stored, text=display.pretty_json(stored.data), etag=stored.etag)
+
+
+def _schema_notes(platform: Platform, stored: platform_docs.DocumentView):
+    """The protected keys to mark, and the stored document's problems with the schema."""
+    compiled = schemas.for_platform(platform)
+    if compiled is None:
+        return [], []
+    problems = schemas.document_errors(compiled, stored.data) if stored.exists else []
+    return sorted(compiled.protected), [f"{where}: {message}" for where, message in problems]
 
 
 def _viewer_platform_ids() -> list[int] | None:
@@ -132,7 +146,8 @@ def render_user_page(
                 form = _entry_form_for(entries, etags, editing)
             client_sections.append(ClientSection(client, entries, etags, form))
         document = documents.get(platform.id) or _document_state(user, platform)
-        sections.append(PlatformSection(platform, document, client_sections))
+        sections.append(PlatformSection(platform, document, client_sections,
+                                        *_schema_notes(platform, document.stored)))
     return (
         render_template(
             "dashboard/user.html",
@@ -186,10 +201,10 @@ def save_document(user_id: int, platform_key: str):
     loaded_etag = form.etag.data or ""
     stored = platform_docs.get_document(user, platform)
 
-    def refuse(message: str, status: int = 422, conflict=None):
+    def refuse(message: str, status: int = 422, conflict=None, problems=()):
         db.session.rollback()
         state = DocumentState(stored=stored, text=text, etag=loaded_etag, error=message,
-                              conflict=conflict)
+                              conflict=conflict, problems=list(problems))
         return render_user_page(user, status=status, documents={platform.id: state})
 
     if not form.validate():
@@ -209,6 +224,13 @@ def save_document(user_id: int, platform_key: str):
                               error="Someone else changed this document after you opened the "
                                     "page. Nothing was saved.")
         return render_user_page(user, status=409, documents={platform.id: state})
+    except schemas.SchemaViolation as error:
+        return refuse(f"Nothing was saved: the document does not fit {platform.name}'s schema "
+                      f"({len(error.problems)} problem{'s' if len(error.problems) > 1 else ''} "
+                      "below).", problems=error.problems)
+    except schemas.ProtectedKeysChanged as error:
+        return refuse(f"Nothing was saved: you may not change the protected keys "
+                      f"{', '.join(error.keys)}.", status=403)
     except ValidationError as error:
         return refuse(error.message)
     db.session.commit()

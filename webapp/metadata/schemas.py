@@ -68,6 +68,15 @@ class InvalidSchema(ValidationError):
         super().__init__({"schema": [message]})
 
 
+class SchemaViolation(DocumentValidationError):
+    """Check 8: the document as it would be stored does not validate; `problems` are the
+    `<JSON pointer>: <message>` lines of the 400, sorted by pointer, at most 20."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__({"metadata": problems})
+        self.problems = problems
+
+
 @dataclass(frozen=True)
 class CompiledSchema:
     """A checked schema, ready to validate documents; built once per schema content."""
@@ -233,8 +242,7 @@ def check_write(actor: audit.Actor, user: User, platform: Platform,
         raise ProtectedKeysChanged(changed)
     errors = document_errors(compiled, new)
     if errors:
-        raise DocumentValidationError({"metadata": [f"{where}: {message}"
-                                                    for where, message in errors]})
+        raise SchemaViolation([f"{where}: {message}" for where, message in errors])
 
 
 def _may_change_protected(actor: audit.Actor, platform: Platform) -> bool:
