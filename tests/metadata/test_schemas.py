@@ -256,3 +256,56 @@ def test_operators_may_change_protected_keys(acme):
         documents.patch_document(member, user, platform, delete_keys=["plan"])
     db.session.rollback()
     assert documents.get_document(user, platform).data == {"plan": "pro"}
+
+
+LOCAL = {
+    "type": "object", "required": ["a"], "maxProperties": 4,
+    "properties": {"a": {"type": "integer", "minimum": 0}, "b": {"$ref": "#/$defs/short"},
+                   "plan": {"enum": ["free", "pro"], "readOnly": True}},
+    "patternProperties": {"^x-": {"type": "boolean"}},
+    "additionalProperties": {"type": "string", "format": "email"},
+    "propertyNames": {"maxLength": 5},
+    "$defs": {"short": {"type": "string", "maxLength": 3}},
+}
+DOCUMENTS = [
+    {}, {"a": 1}, {"a": -1}, {"a": 1.0}, {"a": 1.5}, {"a": True}, {"a": 1, "b": "abc"},
+    {"a": 1, "b": "abcd"}, {"a": 1, "x-1": True}, {"a": 1, "x-1": 1}, {"a": 1, "m": "a@b.test"},
+    {"a": 1, "m": "nope"}, {"a": 1, "long1": "a@b.test"}, {"a": 1, "plan": "gold"},
+    {"a": 1, "b": "a", "x-1": True, "m": "a@b.test"},
+    {"a": 1, "b": "a", "x-1": True, "m": "a@b.test", "n": "c@d.test"},
+]
+
+
+@pytest.mark.parametrize("document", DOCUMENTS)
+def test_the_key_by_key_verdict_is_the_whole_documents(app, document):
+    """Fresh and remembered, the fast verdict always agrees with full validation."""
+    compiled = schemas.compile_schema(LOCAL)
+    assert compiled.keywise is not None
+    for _ in range(2):
+        for other in DOCUMENTS:  # every pair seen (and remembered where valid) first
+            compiled.is_valid(other)
+        assert compiled.is_valid(document) == compiled.validator.is_valid(document)
+
+
+@pytest.mark.parametrize("schema", [
+    {"type": "object", "allOf": [{"required": ["a"]}]},
+    {"type": "object", "dependentRequired": {"a": ["b"]}},
+    {"type": "object", "unevaluatedProperties": False},
+    {"type": "object", "properties": {"a": {"$ref": "#"}}},
+    {"type": "object", "$anchor": "root", "properties": {"a": {"$ref": "#root"}}},
+    {"type": "object", "properties": {"a": {"$ref": "#/required"}}, "required": []},
+])
+def test_schemas_that_relate_keys_are_always_validated_whole(app, schema):
+    assert schemas.compile_schema(schema).keywise is None
+
+
+def test_a_remembered_valid_pair_does_not_outlive_its_schema(acme):
+    platform, user = acme
+    schemas.set_schema(OPERATOR, platform, {"type": "object",
+                                            "properties": {"n": {"maximum": 5}}})
+    documents.patch_document(OPERATOR, user, platform, {"n": 5})
+    schemas.set_schema(OPERATOR, platform, {"type": "object",
+                                            "properties": {"n": {"maximum": 4}}})
+    with pytest.raises(schemas.SchemaViolation) as caught:
+        documents.patch_document(OPERATOR, user, platform, {"m": 1})
+    assert caught.value.problems == ["/n: 5 is greater than the maximum of 4"]

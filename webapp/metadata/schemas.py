@@ -39,7 +39,7 @@ from sqlalchemy import select
 
 from webapp import access
 from webapp.extensions import db
-from webapp.metadata import audit
+from webapp.metadata import audit, schema_keys
 from webapp.metadata.errors import PermissionDenied, ValidationError
 from webapp.metadata.platform_rules import DocumentValidationError
 from webapp.models import Platform, PlatformDocument, User
@@ -85,6 +85,13 @@ class CompiledSchema:
     validator: Draft202012Validator
     protected: frozenset[str]
     digest: str
+    # The fast verdict for schemas whose keys can be judged one by one (schema_keys).
+    keywise: schema_keys.KeywiseValidator | None = None
+
+    def is_valid(self, document: dict[str, Any]) -> bool:
+        if self.keywise is not None:
+            return self.keywise.is_valid(document)
+        return self.validator.is_valid(document)
 
 
 # --- compiling ---------------------------------------------------------------------------
@@ -131,8 +138,11 @@ def compile_schema(schema: Any) -> CompiledSchema:
     validator = Draft202012Validator(
         schema, registry=registry, format_checker=Draft202012Validator.FORMAT_CHECKER,
     )
+    digest = schema_hash(schema)
+    references = [ref for _, _, ref in _references(schema, "", "")]
     return CompiledSchema(schema=schema, validator=validator,
-                          protected=frozenset(_protected_keys(schema)), digest=schema_hash(schema))
+                          protected=frozenset(_protected_keys(schema)), digest=digest,
+                          keywise=schema_keys.keywise(schema, registry, digest, references))
 
 
 def _check_references(schema: dict[str, Any], registry: Registry, root: str) -> None:
@@ -240,6 +250,8 @@ def check_write(actor: audit.Actor, user: User, platform: Platform,
                      if key not in old or key not in new or _canonical(old[key]) != _canonical(new[key]))
     if changed and not _may_change_protected(actor, platform):
         raise ProtectedKeysChanged(changed)
+    if compiled.is_valid(new):
+        return
     errors = document_errors(compiled, new)
     if errors:
         raise SchemaViolation([f"{where}: {message}" for where, message in errors])
