@@ -245,6 +245,37 @@ def platform_target(call: PlatformCall, platform_key: str | None) -> PlatformTar
     return PlatformTarget(platform=platform, user=call.target)
 
 
+def member_platform(caller: User, platform_key: str | None, *,
+                    only_platform_id: int | None = None) -> Platform:
+    """A platform the caller's token reaches as a member (or superadmin): steps 1-2 of
+    `platform_target`, for calls about the platform itself (its schema)."""
+    if not platform_key:
+        raise PlatformKeyMissing()
+    platform = Platform.by_key(platform_key)
+    if platform is None or not (caller.is_superadmin or is_member(caller, platform)):
+        raise PlatformNotFound()
+    if only_platform_id is not None and platform.id != only_platform_id:
+        raise PlatformNotFound()
+    return platform
+
+
+def may_change_protected_keys(user: User, platform: Platform, *, via_dashboard: bool,
+                              api_token_id: int | None = None) -> bool:
+    """May this user change protected keys of documents on the platform (CONTRACT 8, check 7)?
+
+    In the dashboard its staff may (support included: they edit documents for the tenant).
+    Through the API only tenant admins and superadmins, and not with a token someone else
+    made for them, which acts with member rights only (CONTRACT 6).
+    """
+    if via_dashboard:
+        return is_staff(user, platform)
+    if api_token_id is not None:
+        made_by = db.session.scalar(select(ApiToken.created_by_id).where(ApiToken.id == api_token_id))
+        if made_by is not None and made_by != user.id:
+            return False
+    return is_tenant_admin(user, platform)
+
+
 # --- Dashboard administration: the audit log, platform management, API tokens -------------
 
 def is_admin_anywhere(user: User) -> bool:

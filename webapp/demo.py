@@ -12,7 +12,7 @@ from sqlalchemy import exists, select
 
 from webapp import accounts
 from webapp.extensions import db
-from webapp.metadata import audit, per_client
+from webapp.metadata import audit, per_client, schemas
 from webapp.metadata import platform as platform_docs
 from webapp.metadata.errors import ValidationError
 from webapp.models import Membership, OAuth2Client, Platform, User
@@ -24,6 +24,18 @@ PLATFORM_KEY = "demo"
 PLATFORM_NAME = "Demo Platform"
 REDIRECT_URI = "http://127.0.0.1:8080/callback"
 CLIENT_NAME = "Demo app"
+# The demo platform's document schema: `plan` is protected (readOnly), so alice's own token
+# gets a 403 trying to upgrade herself, while demo-admin may change it.
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "plan": {"type": "string", "enum": ["free", "pro", "enterprise"], "readOnly": True,
+                 "description": "Set by the tenant; members cannot change it."},
+        "theme": {"type": "string", "enum": ["light", "dark"]},
+        "language": {"type": "string", "minLength": 2, "maxLength": 8},
+        "notifications": {"type": "object", "additionalProperties": {"type": "boolean"}},
+    },
+}
 # username, role on the platform, email
 PEOPLE = (
     ("demo-admin", "admin", "admin@demo.example"),
@@ -86,11 +98,12 @@ def seed(actor: audit.Actor) -> DemoCredentials:
     api_token = accounts.create_api_token(actor, users["demo-admin"], "demo")
     client = register_client(actor, platform, CLIENT_NAME, [REDIRECT_URI])
 
+    schemas.set_schema(actor, platform, SCHEMA)
     platform_docs.replace_document(actor, users["alice"], platform, {
-        "theme": "dark", "language": "en", "notifications": {"email": True, "push": False},
+        "plan": "pro", "theme": "dark", "language": "en", "notifications": {"email": True, "push": False},
     })
     platform_docs.replace_document(actor, users["bob"], platform, {
-        "newFeature": True, "onboarding": {"completed": False, "step": 2},
+        "plan": "free", "newFeature": True, "onboarding": {"completed": False, "step": 2},
     })
     per_client.put_entry(actor, users["alice"], client.client, "locale", {"value": "en-GB"})
     per_client.put_entry(actor, users["alice"], client.client, "onboarding_banner", {

@@ -33,6 +33,7 @@ from webapp import accounts
 from webapp.extensions import db
 from webapp.metadata import per_client as per_client_service
 from webapp.metadata import platform as platform_service
+from webapp.metadata import schemas
 from webapp.models import ApiToken
 from webapp.timeutil import utcnow
 
@@ -516,6 +517,36 @@ def test_every_platform_answer_is_documented_and_every_example_is_real(
 
     call("DELETE", path, query=acme, headers=me, data=TOO_LARGE, expect=413)
     call("DELETE", path, query=acme, headers=me, expect=204)  # nothing stored: still 204
+
+    # the platform's schema (CONTRACT 8): its endpoint, protected keys, validation
+    schema_path = path + "schema/"
+    call("GET", schema_path, query=acme, headers=me, expect=200)  # no schema yet
+    schemas.set_schema(FACTORY, world.platform, {"type": "object", "properties": {
+        "plan": {"type": "string", "enum": ["free", "pro", "enterprise"], "readOnly": True},
+        "theme": {"type": "string"}}})
+    db.session.commit()
+    call("GET", schema_path, query=acme, headers=me, expect=200)
+    call("GET", schema_path.rstrip("/"), query=acme, headers=me, expect=200)
+    for headers in ({}, {"Authorization": "Token nope"}, {"Authorization": f"Token {idle_key}"}):
+        call("GET", schema_path, query=acme, headers=headers, expect=401)
+    call("GET", schema_path, headers=me, expect=400)
+    call("GET", schema_path, query={"platform_key": "nope"}, headers=me, expect=404)
+    call("GET", schema_path, query=acme, expect=404,
+         headers={"Authorization": f"Token {world.token(world.outsider)}"})
+    call("GET", schema_path, query=acme, headers=me, data=TOO_LARGE, expect=413)
+    call("POST", schema_path, query=acme, headers=me, json=body, expect=405)
+    admin_for_john = ({**acme, "username": "john_doe"},
+                      {"Authorization": f"Token {world.token(world.admin)}"})
+    for method in ("PATCH", "PUT"):
+        call(method, path, query=acme, headers=me, json={"metadata": {"plan": "pro"}},
+             expect=403)
+        call(method, path, query=admin_for_john[0], headers=admin_for_john[1],
+             json={"metadata": {"plan": "platinum"}}, expect=400)
+    monkeypatch.setattr(schemas, "get_schema", lambda *args: 1 / 0)
+    call("GET", schema_path, query=acme, headers=me, expect=500)
+    monkeypatch.undo()
+    schemas.set_schema(FACTORY, world.platform, None)
+    db.session.commit()
 
     # unexpected errors, for every method
     def broken(*args, **kwargs):

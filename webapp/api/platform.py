@@ -19,7 +19,7 @@ from webapp.accounts import note_api_token_use
 from webapp.api import request_body
 from webapp.errors import rollback_quietly
 from webapp.extensions import db
-from webapp.metadata import calls
+from webapp.metadata import calls, schemas
 from webapp.metadata import platform as documents
 from webapp.metadata.audit import Actor
 from webapp.metadata.calls import PlatformCall
@@ -89,6 +89,20 @@ def platform_metadata() -> Response:
     )
     response.headers["ETag"] = view.etag
     return response
+
+
+@bp.route(PATH + "schema/", methods=["GET"])
+@bp.route(PATH + "schema", methods=["GET"])
+def platform_schema() -> Response:
+    """The platform's document schema, for any member's token (CONTRACT 8), so client apps
+    can build their forms from it; steps 1-3 of section 3 as for documents."""
+    caller, token = _authenticate()
+    platform = access.member_platform(caller, request.args.get("platform_key"),
+                                      only_platform_id=token.platform_id)
+    view = schemas.get_schema(platform)
+    db.session.commit()
+    return _json({"platform_key": platform.platform_key, "schema": view.schema,
+                  "updated_at": iso_z(view.updated_at)})
 
 
 NOT_PROVIDED = "Authentication credentials were not provided."
@@ -177,6 +191,11 @@ def _not_tenant_admin(error):
 @bp.errorhandler(access.UserNotFound)
 def _user_not_found(error):
     return _error(404, {"error": "User not found"})
+
+
+@bp.errorhandler(schemas.ProtectedKeysChanged)
+def _protected_keys(error: schemas.ProtectedKeysChanged):
+    return _error(403, {"error": schemas.PROTECTED_MESSAGE, "keys": error.keys})
 
 
 @bp.errorhandler(ValidationError)

@@ -18,6 +18,7 @@ def init_app(app: Flask) -> None:
         form_addresses,
         home,
         platform_clients,
+        platform_schema,
         platform_tokens,
         platforms,
         user_page,

@@ -30,7 +30,7 @@ from webapp.dashboard.common import dashboard_actor, staff_required
 from webapp.dashboard.forms import DeleteEntryForm, DocumentForm, EntryForm
 from webapp.dashboard.json_text import parse_json_text
 from webapp.extensions import db
-from webapp.metadata import audit, per_client
+from webapp.metadata import audit, per_client, schemas
 from webapp.metadata import platform as platform_docs
 from webapp.metadata.errors import NotFound, PreconditionFailed, ValidationError
 from webapp.models import OAuth2Client, Platform, User
@@ -49,6 +49,8 @@ class DocumentEditor:
     # Set when a save was stale: what is stored now (the admin's text stays in the editor).
     conflict: platform_docs.DocumentView | None = None
     conflict_message: str | None = None
+    # Each way a refused text fails the platform's schema (`<pointer>: <message>`).
+    problems: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -66,6 +68,18 @@ class PlatformSection:
     clients: list[ClientKeys] = field(default_factory=list)  # with keys, or one being edited
     keyless: list[OAuth2Client] = field(default_factory=list)
     add_form: EntryForm | None = None  # None when the platform has no clients
+    # The platform's protected keys, and how the stored document fails its schema, if it does.
+    protected: list[str] = field(default_factory=list)
+    stored_problems: list[str] = field(default_factory=list)
+
+
+def _schema_notes(platform: Platform, stored: platform_docs.DocumentView):
+    """The protected keys to mark, and the stored document's problems with the schema."""
+    compiled = schemas.for_platform(platform)
+    if compiled is None:
+        return [], []
+    problems = schemas.document_errors(compiled, stored.data) if stored.exists else []
+    return sorted(compiled.protected), [f"{where}: {message}" for where, message in problems]
 
 
 def audit_trail(user: User, platform_ids: list[int] | None, limit: int = TRAIL_LIMIT) -> list:
@@ -91,7 +105,7 @@ def _document_editor(user: User, platform: Platform, draft: drafts.Draft | None)
     if draft.extra.get("conflict"):
         return DocumentEditor(stored=stored, form=form, conflict=stored,
                               conflict_message=draft.extra.get("message"))
-    return DocumentEditor(stored=stored, form=form)
+    return DocumentEditor(stored=stored, form=form, problems=draft.extra.get("problems", []))
 
 
 def _entry_form(client_choices: list[SelectChoice], data: dict) -> EntryForm:
@@ -136,6 +150,8 @@ def render_user_page(user: User, *, status: int = 200, draft: drafts.Draft | Non
             section.add_form = _entry_form(choices, {"client": choices[0].value})
             if draft is not None and draft.form == f"add:{platform.platform_key}":
                 draft.fill(section.add_form)
+        section.protected, section.stored_problems = _schema_notes(platform,
+                                                                   section.document.stored)
         sections.append(section)
     return (
         render_template(
@@ -189,9 +205,10 @@ def save_document(user_id: int, platform_key: str):
     loaded_etag = form.etag.data or ""
     name, anchor = f"document:{platform.platform_key}", f"platform-{platform.platform_key}"
 
-    def refuse(message: str, status: int = 422):
+    def refuse(message: str, status: int = 422, problems=()):
         form.metadata.errors = [message]
-        return refused(user, drafts.of(name, form), status, anchor)
+        return refused(user, drafts.of(name, form, extra={"problems": list(problems)}), status,
+                       anchor)
 
     if not form.validate():
         return refuse(EXPIRED_FORM, 400)
@@ -211,6 +228,13 @@ def save_document(user_id: int, platform_key: str):
         message = "Someone else changed this document after you opened the page. Nothing was saved."
         return refused(user, drafts.of(name, form, extra={"conflict": True, "message": message}),
                        409, anchor)
+    except schemas.SchemaViolation as error:
+        return refuse(f"Nothing was saved: the document does not fit {platform.name}'s schema "
+                      f"({len(error.problems)} problem{'s' if len(error.problems) > 1 else ''} "
+                      "below).", problems=error.problems)
+    except schemas.ProtectedKeysChanged as error:
+        return refuse(f"Nothing was saved: you may not change the protected keys "
+                      f"{', '.join(error.keys)}.", status=403)
     except ValidationError as error:
         return refuse(error.message)
     db.session.commit()

@@ -28,7 +28,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from webapp.extensions import db
-from webapp.metadata import audit
+from webapp.metadata import audit, schemas
 from webapp.metadata.errors import PreconditionFailed
 from webapp.metadata.platform_rules import (  # noqa: F401  (NOT_GIVEN, DocumentValidationError: part of this API)
     NEITHER_FIELD,
@@ -223,6 +223,7 @@ def _write(actor, user, platform, action, change, *, if_match=None, if_none_matc
             audit.record(actor, action, target_user=user, platform_id=platform.id, changes={})
             return current
         check_stored(new)
+        schemas.check_write(actor, user, platform, current.data, new)  # CONTRACT 8: checks 7, 8
         if current.exists:
             db.session.execute(
                 update(PlatformDocument)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
 from webapp.hashing import hash_password, verify_password
-from webapp.models.base import UTCDateTime
+from webapp.models.base import JSONDocument, UTCDateTime
 from webapp.timeutil import utcnow
 
 
@@ -77,6 +77,11 @@ class Platform(db.Model):
     platform_key: Mapped[str] = mapped_column(String(63), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    # The JSON Schema of the platform's documents (webapp.metadata.schemas). Deferred: a
+    # write reads only the hash with the platform, and a compiled schema is cached under it.
+    document_schema: Mapped[dict | None] = mapped_column(JSONDocument, deferred=True)
+    schema_hash: Mapped[str | None] = mapped_column(String(64))
+    schema_updated_at: Mapped[object | None] = mapped_column(UTCDateTime)
 
     memberships: Mapped[list["Membership"]] = relationship(
         back_populates="platform", cascade="all, delete-orphan"

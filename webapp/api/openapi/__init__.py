@@ -72,6 +72,15 @@ def _schemas() -> dict:
                 "Messages per field; for a list, per item index.",
             "additionalProperties": {"anyOf": [messages, {"type": "object",
                                                           "additionalProperties": messages}]}},
+        "DrfProtectedKeys": {"type": "object", "required": ["error", "keys"],
+                             "additionalProperties": False,
+                             "properties": {"error": {"type": "string"},
+                                            "keys": {"type": "array", "minItems": 1,
+                                                     "items": {"type": "string"}}}},
+        "PlatformSchema": {"type": "object", "required": ["platform_key", "schema", "updated_at"],
+                           "properties": {"platform_key": {"type": "string"},
+                                          "schema": {"type": ["object", "null"]},
+                                          "updated_at": time}},
         "DrfBadRequest": {"anyOf": [_ref("DrfError"), _ref("DrfDetail"), _ref("DrfFieldErrors")]},
     }
 
@@ -93,7 +102,9 @@ def _description(config) -> str:
         "Then the first failed check answers, in this order: authentication (401); scope, or "
         "platform_key and access to the platform and user (403, 400, 404); the body (400 "
         "or 422); preconditions (412); last, the limits that depend on what is "
-        "stored (the key quota; a merged document's size and depth).\n\n"
+        "stored (the key quota; a merged document's size and depth), and then, where the "
+        "platform has a JSON Schema, its protected keys (403) and the schema itself (400); "
+        "its schema is read at `/api/core/users/platform-metadata/schema/`.\n\n"
         "Unknown routes under `/api/` answer a JSON 404 in the dialect of their prefix: "
         '`{"message": "Not found."}` under `/api/v2/`, `{"detail": "Not found."}` under '
         "`/api/core/`. Every response carries `X-Request-ID`; every answer of both APIs "

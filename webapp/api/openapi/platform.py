@@ -1,6 +1,7 @@
 """The per-platform JSON API, described in its Django REST framework dialect."""
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from webapp.api.openapi.parts import (
@@ -93,6 +94,11 @@ def _platform_400(config, operation: str) -> dict:
         ("json-parse-error", "the body is not JSON, or not a JSON object",
          {"detail": "JSON parse error"}),
     ]
+    stored.insert(-1, (
+        "schema-invalid", "the platform has a schema (CONTRACT 8) and the document as it would "
+                          "be after the write does not validate: `<JSON pointer>: <message>`, "
+                          "sorted by pointer, at most 20 (the whole document is the pointer \"\")",
+        _field("metadata", "/plan: 'platinum' is not one of ['free', 'pro', 'enterprise']")))
     if operation == "patch":
         examples = [missing, (
             "neither-field", "neither metadata nor delete_keys (an empty body reads as {})",
@@ -113,6 +119,54 @@ def _platform_400(config, operation: str) -> dict:
     return _drf(text, "DrfBadRequest", examples)
 
 
+def _with_protected_keys(forbidden: dict) -> dict:
+    """The 403 of a write: check 4, or check 7 of CONTRACT 8 (protected keys)."""
+    answer = copy.deepcopy(forbidden)
+    answer["description"] += (" Or (writes only) the caller has no admin role and the write "
+                              "would change protected keys (`readOnly` properties of the "
+                              "platform's schema) of their own document: set them to another "
+                              "value, add them, or remove them; `keys` lists them, sorted.")
+    media = answer["content"]["application/json"]
+    media["schema"] = {"anyOf": [_ref("DrfError"), _ref("DrfProtectedKeys")]}
+    media["examples"]["protected-keys"] = {
+        "summary": "A member changing a protected key",
+        "value": {"error": "Only tenant admins can change protected keys", "keys": ["plan"]}}
+    return answer
+
+
+def _schema_path(config, errors: dict) -> dict:
+    """GET .../schema/: the platform's document schema, for any member (CONTRACT 8)."""
+    schema = {"type": "object", "properties": {
+        "plan": {"type": "string", "enum": ["free", "pro", "enterprise"], "readOnly": True},
+        "theme": {"type": "string"}}}
+    not_found = copy.deepcopy(errors["404"])
+    not_found["description"] = "No such platform, or the caller is not a member of it."
+    examples = not_found["content"]["application/json"]["examples"]
+    examples.pop("user-not-found")
+    get = {
+        "tags": [PLATFORM_TAG], "operationId": "getPlatformSchema",
+        "summary": "Read the platform's document schema",
+        "description": "A JSON Schema (draft 2020-12) that every document on the platform must "
+                       "validate against; its top-level `readOnly` properties are protected "
+                       "keys, which only tenant admins change. `schema` is null when the "
+                       "platform has none. Checks 1-3 of the document calls apply.",
+        "security": [{"token": []}],
+        "responses": {
+            "200": _response("The schema, or null.", _ref("PlatformSchema"), [
+                ("schema", "A platform with a schema", {
+                    "platform_key": "acme-corp", "schema": schema,
+                    "updated_at": "2024-01-20T14:45:00Z"}),
+                ("no-schema", "A platform without one",
+                 {"platform_key": "acme-corp", "schema": None, "updated_at": None})]),
+            "400": _platform_400(config, "schema"),
+            "404": not_found,
+            **_pick(errors, "401", "405", "413", "500"),
+        },
+    }
+    return {PLATFORM + "schema/": {"parameters": _params("platform_key", "X-Request-ID"),
+                                   "get": get, "head": _head_of(get)}}
+
+
 def _platform_paths(config) -> dict:
     errors = _platform_errors(config)
     security = [{"token": []}]
@@ -129,10 +183,12 @@ def _platform_paths(config) -> dict:
     def operation(method: str, summary: str, statuses: tuple[str, ...], success: dict,
                   **extra: Any) -> dict:
         status = "204" if method == "delete" else "200"
+        responses = {status: success, "400": _platform_400(config, method),
+                     **_pick(errors, *statuses)}
+        if method in ("patch", "put"):
+            responses["403"] = _with_protected_keys(responses["403"])
         return {"tags": [PLATFORM_TAG], "operationId": f"{method}PlatformMetadata",
-                "summary": summary, "security": security, **extra,
-                "responses": {status: success, "400": _platform_400(config, method),
-                              **_pick(errors, *statuses)}}
+                "summary": summary, "security": security, **extra, "responses": responses}
 
     common = ("401", "403", "404", "405", "413", "429", "500", "503")
     get = operation("get", "Read a user's document", common, document([
@@ -166,5 +222,6 @@ def _platform_paths(config) -> dict:
                 "delete", "Remove the whole document", (*common, "412"),
                 _response("Deleted, also when nothing was stored; no body."),
                 parameters=_params("If-Match", "If-None-Match")),
-        }
+        },
+        **_schema_path(config, errors),
     }
