@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0011_platform_schemas"
-down_revision = "0008_sqlite_unicode_lower"
+down_revision = "0010_api_token_member_rights"
 branch_labels = None
 depends_on = None
 
