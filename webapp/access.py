@@ -209,6 +209,9 @@ def staff_client(viewer: User, client_pk: int) -> OAuth2Client:
 class PlatformTarget:
     platform: PlatformRef
     user: UserRef
+    # The caller's tenant-admin rights on the platform, as the checks above decided them
+    # (what a member may not do to protected keys, CONTRACT section 8, turns on this).
+    admin: bool = False
 
 
 def platform_target(call: PlatformCall, platform_key: str | None) -> PlatformTarget:
@@ -224,55 +227,45 @@ def platform_target(call: PlatformCall, platform_key: str | None) -> PlatformTar
     A token someone else made for its user acts with member rights only (§6): neither
     superadmin nor admin powers, whatever role the user holds now.
     """
-    if not platform_key:
-        raise PlatformKeyMissing()
-    platform = call.platform
+    platform = reachable_platform(call, platform_key)
     superadmin = call.caller_superadmin and not call.member_rights_only
     caller_is_member = call.caller_role is not None
-    if platform is None or not (caller_is_member or superadmin):
-        raise PlatformNotFound()
-    if call.token_platform_id is not None and platform.id != call.token_platform_id:
-        raise PlatformNotFound()
+    admin = superadmin or (call.caller_role == Role.ADMIN.value and not call.member_rights_only)
     if call.target is not None and call.target.id == call.caller.id:
         if not caller_is_member:  # a superadmin acting for others, not for self
             raise UserNotFound()
-        return PlatformTarget(platform=platform, user=call.caller)
-    admin = superadmin or (call.caller_role == Role.ADMIN.value and not call.member_rights_only)
+        return PlatformTarget(platform=platform, user=call.caller, admin=admin)
     if not admin:
         raise NotTenantAdmin()
     if call.target is None or not call.target_is_member:
         raise UserNotFound()
-    return PlatformTarget(platform=platform, user=call.target)
+    return PlatformTarget(platform=platform, user=call.target, admin=admin)
 
 
-def member_platform(caller: User, platform_key: str | None, *,
-                    only_platform_id: int | None = None) -> Platform:
-    """A platform the caller's token reaches as a member (or superadmin): steps 1-2 of
-    `platform_target`, for calls about the platform itself (its schema)."""
+def reachable_platform(call: PlatformCall, platform_key: str | None) -> PlatformRef:
+    """Steps 1-2 of `platform_target`: the platform named, if the token reaches it as a
+    member's (or a superadmin's, unless it acts with member rights only); for calls about
+    the platform itself (its schema) as well as about documents."""
     if not platform_key:
         raise PlatformKeyMissing()
-    platform = Platform.by_key(platform_key)
-    if platform is None or not (caller.is_superadmin or is_member(caller, platform)):
+    platform = call.platform
+    superadmin = call.caller_superadmin and not call.member_rights_only
+    if platform is None or not (call.caller_role is not None or superadmin):
         raise PlatformNotFound()
-    if only_platform_id is not None and platform.id != only_platform_id:
+    if call.token_platform_id is not None and platform.id != call.token_platform_id:
         raise PlatformNotFound()
     return platform
 
 
-def may_change_protected_keys(user: User, platform: Platform, *, via_dashboard: bool,
-                              api_token_id: int | None = None) -> bool:
+def may_change_protected_keys(user: User, platform: Platform, *, via_dashboard: bool) -> bool:
     """May this user change protected keys of documents on the platform (CONTRACT 8, check 7)?
 
-    In the dashboard its staff may (support included: they edit documents for the tenant).
-    Through the API only tenant admins and superadmins, and not with a token someone else
-    made for them, which acts with member rights only (CONTRACT 6).
+    In the dashboard its staff may (support included: they edit documents for the tenant);
+    elsewhere only tenant admins and superadmins. (The platform API decides it with the
+    token's own flags instead: `PlatformTarget.admin`.)
     """
     if via_dashboard:
         return is_staff(user, platform)
-    if api_token_id is not None:
-        made_by = db.session.scalar(select(ApiToken.created_by_id).where(ApiToken.id == api_token_id))
-        if made_by is not None and made_by != user.id:
-            return False
     return is_tenant_admin(user, platform)
 
 

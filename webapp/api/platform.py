@@ -49,7 +49,8 @@ def platform_metadata() -> Response:
     platform_key = request.args.get("platform_key")
     call = _authenticate(platform_key, request.args.get("username"), with_document=reading)
     target = access.platform_target(call, platform_key)
-    actor = Actor(via="api:platform", user=call.caller, api_token_id=call.token_id)
+    actor = Actor(via="api:platform", user=call.caller, api_token_id=call.token_id,
+                  admin_rights=target.admin)
     if_match = request.headers.get("If-Match")
     if_none_match = request.headers.get("If-None-Match")
 
@@ -96,9 +97,9 @@ def platform_metadata() -> Response:
 def platform_schema() -> Response:
     """The platform's document schema, for any member's token (CONTRACT 8), so client apps
     can build their forms from it; steps 1-3 of section 3 as for documents."""
-    caller, token = _authenticate()
-    platform = access.member_platform(caller, request.args.get("platform_key"),
-                                      only_platform_id=token.platform_id)
+    platform_key = request.args.get("platform_key")
+    call = _authenticate(platform_key, None, with_document=False)
+    platform = access.reachable_platform(call, platform_key)
     view = schemas.get_schema(platform)
     db.session.commit()
     return _json({"platform_key": platform.platform_key, "schema": view.schema,

@@ -26,6 +26,9 @@ class Actor:
     api_token_id: int | None = None
     oauth_client_id: int | None = None
     label: str | None = None
+    # Tenant-admin rights on the platform written, when the caller has already decided them
+    # (the platform API, from the token's flags); None: ask webapp.access.
+    admin_rights: bool | None = None
 
     @property
     def display(self) -> str:

@@ -54,6 +54,9 @@ class ClientRef:
 class PlatformRef:
     id: int
     platform_key: str
+    # The hash of the platform's document schema (None: no schema), read with the call so a
+    # write to a platform without a schema costs no extra statement (webapp.metadata.schemas).
+    schema_hash: str | None = None
 
 
 # --- per-client API: Bearer tokens -------------------------------------------------------
@@ -199,7 +202,7 @@ def platform_call(key: str, platform_key: str | None, username: str | None, *,
                ApiToken.member_rights_only, ApiToken.last_used_at,
                caller.id.label("caller_id"), caller.username.label("caller_name"),
                caller.is_active, caller.is_superadmin,
-               Platform.id.label("platform_id"), Platform.platform_key,
+               Platform.id.label("platform_id"), Platform.platform_key, Platform.schema_hash,
                caller_membership.role.label("caller_role"),
                target.id.label("target_id"), target.username.label("target_name"),
                target_membership.id.label("target_membership_id"))
@@ -230,7 +233,8 @@ def platform_call(key: str, platform_key: str | None, username: str | None, *,
         caller=UserRef(row.caller_id, row.caller_name),
         caller_active=bool(row.is_active),
         caller_superadmin=bool(row.is_superadmin),
-        platform=PlatformRef(row.platform_id, row.platform_key) if row.platform_id else None,
+        platform=(PlatformRef(row.platform_id, row.platform_key, row.schema_hash)
+                  if row.platform_id else None),
         caller_role=row.caller_role,
         target=UserRef(row.target_id, row.target_name) if row.target_id else None,
         target_is_member=row.target_membership_id is not None,
