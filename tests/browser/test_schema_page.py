@@ -24,10 +24,11 @@ SCHEMA = {"type": "object", "properties": {
 @pytest.fixture
 def world(app):
     tenants = Tenants()
+    alice_id = tenants.alice.id
     platform_docs.replace_document(SETUP, tenants.alice, tenants.acme,
                                    {"plan": "free", "seats": 0})
-    db.session.commit()
-    return {"alice_id": tenants.alice.id}
+    db.session.commit()  # and no transaction left open: on SQLite it would hold the write lock
+    return {"alice_id": alice_id}
 
 
 def type_into_editor(page: Page, selector: str, text: str) -> None:
