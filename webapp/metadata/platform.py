@@ -1,7 +1,8 @@
 """Per-platform JSON documents: one object per (user, platform), and every rule about it.
 
 The platform API and the dashboard's JSON editor both call these functions, so validation
-(types, size, depth: webapp.metadata.platform_rules), the merge, the atomic write,
+(types, size, depth: webapp.metadata.platform_rules; the platform's schema and protected
+keys: webapp.metadata.schemas), the merge, the atomic write,
 optimistic locking and the audit event are written once, and are usable without HTTP.
 
 Transactions: the functions flush but never commit. A write holds a lock on the document

@@ -27,11 +27,9 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urljoin
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
 from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource, Unresolvable
 from referencing.jsonschema import DRAFT202012
@@ -39,12 +37,17 @@ from sqlalchemy import select
 
 from webapp import access
 from webapp.extensions import db
-from webapp.metadata import audit, schema_keys
+from webapp.metadata import audit
 from webapp.metadata.calls import PlatformRef
 from webapp.metadata.errors import PermissionDenied, ValidationError
 from webapp.metadata.platform_rules import DocumentValidationError
 from webapp.models import Platform, PlatformDocument, User
 from webapp.timeutil import utcnow
+
+if TYPE_CHECKING:  # jsonschema is imported when a schema is first compiled (see compile_schema)
+    from jsonschema import Draft202012Validator
+
+    from webapp.metadata.schema_keys import KeywiseValidator
 
 ACTION_SET_SCHEMA: Final = "platform.schema"
 MAX_SCHEMA_BYTES: Final = 65536
@@ -87,7 +90,7 @@ class CompiledSchema:
     protected: frozenset[str]
     digest: str
     # The fast verdict for schemas whose keys can be judged one by one (schema_keys).
-    keywise: schema_keys.KeywiseValidator | None = None
+    keywise: KeywiseValidator | None = None
 
     def is_valid(self, document: dict[str, Any]) -> bool:
         if self.keywise is not None:
@@ -112,7 +115,16 @@ def _canonical(value: Any) -> str:
 
 
 def compile_schema(schema: Any) -> CompiledSchema:
-    """Check a schema against CONTRACT section 8 and build its validator, or InvalidSchema."""
+    """Check a schema against CONTRACT section 8 and build its validator, or InvalidSchema.
+
+    jsonschema is imported here, not with the module: with its format checkers it takes a
+    good part of a second to import, which no process should pay before it meets a schema.
+    """
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import best_match
+
+    from webapp.metadata import schema_keys
+
     if not isinstance(schema, dict):
         raise InvalidSchema("The schema must be a JSON object.")
     try:
