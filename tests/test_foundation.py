@@ -83,7 +83,7 @@ def test_usernames_match_case_insensitively_beyond_ascii(app):
 
 def test_cli_creates_user_platform_membership_and_token(app):
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["users", "create", "Bob", "--password", "pw", "--json"])
+    result = runner.invoke(args=["users", "create", "Bob", "--password", "a fine long passphrase", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["username"] == "Bob"
     assert runner.invoke(args=["platforms", "create", "acme", "--json"]).exit_code == 0
@@ -99,11 +99,11 @@ def test_cli_creates_user_platform_membership_and_token(app):
 
 def test_cli_options_set_what_they_name(app):
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["users", "create", "root", "--password", "pw",
+    result = runner.invoke(args=["users", "create", "root", "--password", "a fine long passphrase",
                                  "--email", "root@example.com", "--superadmin", "--json"])
     assert json.loads(result.output) == {"id": 1, "username": "root",
                                          "email": "root@example.com", "is_superadmin": True}
-    assert User.by_username("root").check_password("pw")
+    assert User.by_username("root").check_password("a fine long passphrase")
     result = runner.invoke(args=["platforms", "create", "acme-corp", "--name", "Acme Corp",
                                  "--json"])
     assert json.loads(result.output) == {"id": 1, "platform_key": "acme-corp", "name": "Acme Corp"}
