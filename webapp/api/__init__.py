@@ -14,7 +14,12 @@ PLATFORM_PREFIX = "/api/core/"
 
 
 def init_app(app: Flask) -> None:
-    from webapp.api import openapi, per_client, platform
+    from webapp.api import (
+        openapi,
+        per_client,
+        platform,
+        platform_search,  # noqa: F401  (adds its route to platform.bp)
+    )
 
     for module in (per_client, platform, openapi):
         csrf.exempt(module.bp)  # token-authenticated APIs; no cookies, no CSRF

@@ -1,0 +1,31 @@
+"""GIN index for searching platform documents by their content
+
+Revision ID: 0012_metadata_search
+Revises: 0008_sqlite_unicode_lower
+Create Date: 2026-11-30 09:40:00
+
+The metadata search (webapp/metadata/search.py) asks PostgreSQL for containment
+(`data @> '{"plan":"pro"}'`), top-level keys (`data ? 'tier'`) and nested keys
+(`data @? 'strict $."a"."b"'`). One GIN index of the default jsonb_ops class serves all
+three; jsonb_path_ops is smaller but serves neither `?` nor a path without a value, so
+`key:*` would scan every document (bench/README.md has the figures). SQLite has no such
+index: its search reads the platform's documents through the `platform_id` index.
+
+"""
+from alembic import op
+
+revision = "0012_metadata_search"
+down_revision = "0008_sqlite_unicode_lower"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("CREATE INDEX ix_platform_documents_data_gin ON platform_documents "
+                   "USING gin (data)")
+
+
+def downgrade():
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP INDEX IF EXISTS ix_platform_documents_data_gin")

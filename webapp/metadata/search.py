@@ -1,0 +1,198 @@
+"""Finding users by what their platform documents say (the terms of search_terms.py).
+
+Every term becomes one condition on `platform_documents.data`, user text always in bound
+parameters, never in the SQL:
+
+- PostgreSQL: `path:value` is JSONB containment (`data @> '{"features":{"beta":true}}'`),
+  `key:*` is `data ? 'key'`, `a.b:*` is `data @? 'strict $."a"."b"'`; the GIN index of
+  migration 0012 (the default jsonb_ops class: jsonb_path_ops serves neither `?` nor
+  key-only paths) serves all three. Containment compares JSON types as JSON does: `true`
+  is not `"true"`, `5` is not `"5"`, `5` is `5.0`; a value inside an array is not the value
+  (`tags:a` does not match `{"tags":["a"]}`).
+- SQLite: `json_type` and `json_extract` at the same path, with the same meaning, within
+  the platform's documents (its index on `platform_id` narrows them first).
+
+A user is found through a document on a platform they are still a member of: documents
+outlive memberships, searches must not.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import ColumnElement, Select, and_, bindparam, cast, func, literal, select, text
+from sqlalchemy.dialects.postgresql import JSONB, JSONPATH
+
+from webapp.extensions import db
+from webapp.metadata.search_terms import Query, Term
+from webapp.models import Membership, Platform, PlatformDocument, User
+
+CURSOR_SALT = "platform-metadata-search.cursor"
+
+
+class InvalidCursor(ValueError):
+    """A cursor this server did not hand out for this search (tampered, or another query's)."""
+
+
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def term_condition(term: Term, dialect: str) -> ColumnElement[bool]:
+    """Does a document match one term? (a condition on PlatformDocument.data)"""
+    data = PlatformDocument.data
+    if dialect == "postgresql":
+        if term.matches_any:
+            if len(term.path) == 1:
+                return data.op("?")(bindparam(None, term.path[0]))
+            jsonpath = "strict $" + "".join("." + json.dumps(key) for key in term.path)
+            return data.op("@?")(cast(bindparam(None, jsonpath), JSONPATH))
+        nested: Any = term.value
+        for key in reversed(term.path):
+            nested = {key: nested}
+        return data.op("@>")(literal(nested, JSONB))
+    # SQLite: keys are quoted in the path; the parser refused those holding a double quote.
+    path = "$" + "".join(f'."{key}"' for key in term.path)
+    kind = func.json_type(data, path)
+    value = term.value
+    if term.matches_any:
+        return kind.is_not(None)
+    if value is None:
+        return kind == "null"
+    if isinstance(value, bool):
+        return kind == ("true" if value else "false")
+    if isinstance(value, str):
+        return and_(kind == "text", func.json_extract(data, path) == value)
+    return and_(kind.in_(("integer", "real")), func.json_extract(data, path) == value)
+
+
+def document_matches(terms: tuple[Term, ...], dialect: str | None = None) -> ColumnElement[bool]:
+    """Every term matches the same document."""
+    dialect = dialect or _dialect()
+    return and_(*(term_condition(term, dialect) for term in terms))
+
+
+def users_with_matching_document(terms: tuple[Term, ...], platform_ids: list[int] | None
+                                 ) -> ColumnElement[bool]:
+    """For a query over `users`: the user has a matching document on one of `platform_ids`
+    (None: any platform) and is a member there."""
+    condition = select(PlatformDocument.id).join(
+        Membership, and_(Membership.user_id == PlatformDocument.user_id,
+                         Membership.platform_id == PlatformDocument.platform_id),
+    ).where(PlatformDocument.user_id == User.id, document_matches(terms))
+    if platform_ids is not None:
+        condition = condition.where(PlatformDocument.platform_id.in_(platform_ids))
+    return condition.exists()
+
+
+def matching_documents(user_ids: list[int], terms: tuple[Term, ...],
+                       platform_ids: list[int] | None) -> dict[int, list[tuple[Platform, dict]]]:
+    """The documents that made each of these users match, to show what matched."""
+    if not user_ids or not terms:
+        return {}
+    statement = (
+        select(PlatformDocument.user_id, Platform, PlatformDocument.data)
+        .join(Platform, Platform.id == PlatformDocument.platform_id)
+        .join(Membership, and_(Membership.user_id == PlatformDocument.user_id,
+                               Membership.platform_id == PlatformDocument.platform_id))
+        .where(PlatformDocument.user_id.in_(user_ids), document_matches(terms))
+        .order_by(Platform.platform_key)
+    )
+    if platform_ids is not None:
+        statement = statement.where(PlatformDocument.platform_id.in_(platform_ids))
+    found: dict[int, list[tuple[Platform, dict]]] = {}
+    for user_id, platform, data in db.session.execute(statement):
+        found.setdefault(user_id, []).append((platform, data))
+    return found
+
+
+def matched_values(data: dict, terms: tuple[Term, ...]) -> list[tuple[str, str]]:
+    """(path, value as JSON) for each term, read from a matching document."""
+    shown = []
+    for term in terms:
+        value: Any = data
+        for key in term.path:
+            value = value.get(key) if isinstance(value, dict) else None
+        path = ".".join(key if _bare(key) else json.dumps(key, ensure_ascii=False)
+                        for key in term.path)
+        shown.append((path, json.dumps(value, ensure_ascii=False)))
+    return shown
+
+
+def _bare(key: str) -> bool:
+    return bool(key) and not any(c.isspace() or c in '.:"' for c in key)
+
+
+# --- The API's pages: ordered by username, keyset cursors ------------------------------
+
+@dataclass(frozen=True)
+class Hit:
+    username: str
+    metadata: dict
+    updated_at: Any
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    hits: list[Hit]
+    after: str | None  # the sort key to continue after, when there is more
+
+
+def page_statement(platform: Platform, query: Query, after: str | None, limit: int) -> Select:
+    """One page of a platform's members whose document matches every term.
+
+    Ordered by `lower(username)`, unique (the users' unique index), so "after this key" is
+    exact: paging goes on from the last user shown however the result set changed
+    meanwhile; a user who kept matching is never repeated or skipped.
+    """
+    sort_key = func.lower(User.username)
+    statement = (
+        select(User.username, PlatformDocument.data, PlatformDocument.updated_at,
+               sort_key.label("sort_key"))
+        .join(PlatformDocument, PlatformDocument.user_id == User.id)
+        .join(Membership, and_(Membership.user_id == User.id,
+                               Membership.platform_id == platform.id))
+        .where(PlatformDocument.platform_id == platform.id, document_matches(query.terms))
+        .order_by(sort_key)
+        .limit(limit + 1)
+    )
+    if after is not None:
+        statement = statement.where(sort_key > after)
+    return statement
+
+
+def search_platform(platform: Platform, query: Query, *, after: str | None,
+                    limit: int) -> SearchPage:
+    if _dialect() == "postgresql":
+        # As for the user search: priced as on SSDs, PostgreSQL reads the GIN index for
+        # selective terms instead of scanning the table (the transaction's setting only).
+        db.session.execute(text("SET LOCAL random_page_cost = 1.1"))
+    rows = db.session.execute(page_statement(platform, query, after, limit)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return SearchPage(
+        hits=[Hit(row.username, row.data, row.updated_at) for row in rows],
+        after=rows[-1].sort_key if more else None,
+    )
+
+
+def _serializer(secret_key: str) -> URLSafeSerializer:
+    return URLSafeSerializer(secret_key, salt=CURSOR_SALT)
+
+
+def encode_cursor(secret_key: str, platform: Platform, q: str, after: str) -> str:
+    """Opaque and signed: where to go on, for this platform and this very query."""
+    return _serializer(secret_key).dumps([platform.id, q, after])
+
+
+def decode_cursor(secret_key: str, platform: Platform, q: str, cursor: str) -> str:
+    try:
+        payload = _serializer(secret_key).loads(cursor)
+    except BadSignature:
+        raise InvalidCursor() from None
+    if (not isinstance(payload, list) or len(payload) != 3
+            or payload[:2] != [platform.id, q] or not isinstance(payload[2], str)):
+        raise InvalidCursor()
+    return payload[2]
