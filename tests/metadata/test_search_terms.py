@@ -62,6 +62,12 @@ def test_free_text_beside_terms_keeps_its_words_in_order():
     assert [term.text for term in query.terms] == ["plan:pro", "features.beta:true"]
 
 
+def test_a_query_without_a_colon_is_free_text_as_typed():
+    assert parse(' say "hi ').free_text == 'say "hi'
+    assert parse('"Ada  L"').free_text == '"Ada  L"'
+    assert parse("ab\"cd").terms == ()
+
+
 def test_a_quoted_colon_is_free_text():
     assert parse('"a:b"').free_text == "a:b"
     assert parse('"a:b"').terms == ()
@@ -87,8 +93,8 @@ def test_empty_query():
                "is written \\\""),
     ('a"b".c:1', "'a\"b\".c:1': quotes must surround the whole key, and a quote inside them "
                  "is written \\\""),
-    ('ab"cd"', "'ab\"cd\"': quotes must surround the whole word, and a quote inside them "
-               "is written \\\""),
+    ('ab"cd" x:1', "'ab\"cd\"': quotes must surround the whole word, and a quote inside "
+                    "them is written \\\""),
     ('"k\\q":1', "'\"k\\q\":1': a backslash in quotes escapes only \\\\ \\\" / b f n r t "
                  "or uXXXX"),
     ('"say \\"x\\"":1', "'\"say \\\"x\\\"\":1': keys holding a double quote cannot be "

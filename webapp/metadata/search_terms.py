@@ -17,7 +17,9 @@ mistake is answered with a message rather than silently matching nothing:
   `null` included: the document has the key.
 - Keys holding ".", ":" or spaces are quoted: `"build.v2":true`, `"a:b":*`.
 - Free text (a word without ":" outside quotes, or one quoted phrase) is what the search
-  did before terms existed; callers decide where it is allowed.
+  did before terms existed; callers decide where it is allowed. A query without any ":"
+  is all free text, taken as typed, quotes and all (`say "hi` finds `say "hi"`), as the
+  username search always took it.
 - Refused, with a message naming the word: an unclosed quote, text beside a quoted part,
   an empty key or value (`plan:` — write `plan:""` for the empty string), arrays and
   objects as values, numbers beyond what JSON tools agree on, keys holding a double quote
@@ -83,6 +85,9 @@ def parse(text: str) -> Query:
     """The terms and the free text of a query (free words joined by one space)."""
     if len(text) > MAX_QUERY_LENGTH:
         raise SearchSyntaxError(f"Search is longer than {MAX_QUERY_LENGTH} characters.")
+    if ":" not in text:
+        text = text.strip()
+        return Query(free_text=text, free_words=(text,) if text else ())
     terms: list[Term] = []
     free: list[str] = []
     free_words: list[str] = []
