@@ -294,3 +294,16 @@ def test_page_size_default_and_limits(client, platform_world):
     rest = search(client, token, q="bulk:true", page_size="200", cursor=most["next"]).get_json()
     assert [hit["username"] for hit in rest["results"]] == [f"p{n:03d}" for n in range(200, 205)]
     assert rest["next"] is None
+
+
+def test_what_postgresql_cannot_compare_is_refused_not_failed(client, platform_world, people):
+    token = platform_world.token(platform_world.admin)
+    response = search(client, token, "acme\x00corp", q="plan:pro")
+    assert (response.status_code, response.get_json()) == (404, {"error": "Platform not found"})
+    response = search(client, token, q="plan:a\x00b")
+    assert response.get_json() == {"q": ["Search may not contain the NUL character."]}
+    for q in ('plan:"\\u0000"', 'plan:"\\ud800"', '"\\udfff":*'):
+        response = search(client, token, q=q)
+        assert response.status_code == 400
+        assert response.get_json()["q"][0].endswith(
+            "\\u0000 and unpaired surrogates cannot be searched")

@@ -104,6 +104,9 @@ def test_empty_query():
     ('doc:{"a":1}', "'doc:{\"a\":1}': arrays and objects cannot be searched as values; search "
                     "a key inside an object with a dotted path, e.g. features.beta:true"),
     ("n:1e999", "'n:1e999': the number is too large"),
+    ('x:"a\\u0000"', "'x:\"a\\u0000\"': \\u0000 and unpaired surrogates cannot be searched"),
+    ('"\\ud800":1', "'\"\\ud800\":1': \\u0000 and unpaired surrogates cannot be searched"),
+    ("x:a\x00", "Search may not contain the NUL character."),
 ])
 def test_malformed_terms_are_named_in_the_message(q, message):
     if message is None:

@@ -4,11 +4,11 @@ Every term becomes one condition on `platform_documents.data`, user text always 
 parameters, never in the SQL:
 
 - PostgreSQL: `path:value` is JSONB containment (`data @> '{"features":{"beta":true}}'`),
-  `key:*` is `data ? 'key'`, `a.b:*` is `data @? 'strict $."a"."b"'`; the GIN index of
-  migration 0012 (the default jsonb_ops class: jsonb_path_ops serves neither `?` nor
-  key-only paths) serves all three. Containment compares JSON types as JSON does: `true`
-  is not `"true"`, `5` is not `"5"`, `5` is `5.0`; a value inside an array is not the value
-  (`tags:a` does not match `{"tags":["a"]}`).
+  served by the jsonb_path_ops GIN index of migration 0012; `key:*` is `data ? 'key'` and
+  `a.b:*` is `data @? 'strict $."a"."b"'`, served by its default-class (jsonb_ops) GIN
+  index, as jsonb_path_ops cannot serve them. Containment compares JSON types as JSON
+  does: `true` is not `"true"`, `5` is not `"5"`, `5` is `5.0`; a value inside an array is
+  not the value (`tags:a` does not match `{"tags":["a"]}`).
 - SQLite: `json_type` and `json_extract` at the same path, with the same meaning, within
   the platform's documents (its index on `platform_id` narrows them first).
 

@@ -85,6 +85,8 @@ def parse(text: str) -> Query:
     """The terms and the free text of a query (free words joined by one space)."""
     if len(text) > MAX_QUERY_LENGTH:
         raise SearchSyntaxError(f"Search is longer than {MAX_QUERY_LENGTH} characters.")
+    if "\x00" in text:  # documents never hold one (the platform rules refuse it)
+        raise SearchSyntaxError("Search may not contain the NUL character.")
     if ":" not in text:
         text = text.strip()
         return Query(free_text=text, free_words=(text,) if text else ())
@@ -160,6 +162,9 @@ def _quoted_string(text: str, word: str, what: str) -> str:
     if end != len(text) or not isinstance(value, str):
         raise SearchSyntaxError(f"'{word}': quotes must surround the whole {what}, and a quote "
                                 'inside them is written \\"')
+    if "\x00" in value or any("\ud800" <= char <= "\udfff" for char in value):
+        # Documents hold neither (the platform rules refuse them), nor can PostgreSQL.
+        raise SearchSyntaxError(f"'{word}': \\u0000 and unpaired surrogates cannot be searched")
     return value
 
 
