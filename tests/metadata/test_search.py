@@ -19,7 +19,8 @@ def crowd(app):
         add_member(acme, user)
         documents.replace_document(FACTORY, user, acme, {
             "plan": "pro" if n % 2 else "free", "seats": n % 7, "rare": n == 17 or None,
-            "nested": {"flag": n % 3 == 0}, **({"tier": "gold"} if n % 5 == 0 else {})})
+            "nested": {"flag": n % 3 == 0, **({"deep": {"er": n}} if n % 4 == 0 else {})},
+            "list": [{"in": n}], **({"tier": "gold"} if n % 5 == 0 else {})})
     for n in range(5):
         user = make_user(f"g{n}", password="")
         add_member(globex, user)
@@ -35,7 +36,8 @@ def run(statement) -> list[str]:
 def test_the_walk_and_the_index_agree(crowd):
     expected = {"plan:pro": 15, "seats:1": 5, "seats:1.0": 5, "rare:true": 1, "rare:null": 29,
                 "nested.flag:true": 10, "tier:*": 6, "nested.flag:* plan:free": 15,
-                "plan:none": 0}
+                "nested.deep.er:*": 8, "nested.deep:* tier:*": 2, "list:*": 30, "list.in:*": 0,
+                "plan.x:*": 0, "plan:none": 0}
     for q, count in expected.items():
         for after in (None, "u05", "u28"):
             query = parse(q)

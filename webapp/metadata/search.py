@@ -4,11 +4,13 @@ Every term becomes one condition on `platform_documents.data`, user text always 
 parameters, never in the SQL:
 
 - PostgreSQL: `path:value` is JSONB containment (`data @> '{"features":{"beta":true}}'`),
-  served by the jsonb_path_ops GIN index of migration 0012; `key:*` is `data ? 'key'` and
-  `a.b:*` is `data @? 'strict $."a"."b"'`, served by its default-class (jsonb_ops) GIN
-  index, as jsonb_path_ops cannot serve them. Containment compares JSON types as JSON
-  does: `true` is not `"true"`, `5` is not `"5"`, `5` is `5.0`; a value inside an array is
-  not the value (`tags:a` does not match `{"tags":["a"]}`).
+  served by the jsonb_path_ops GIN index of migration 0012. `key:*` and `a.b:*` are, read
+  row by row, `data ? 'key'` and `data @? 'strict $."a"."b"'`; looked up, they ask the
+  migration's GIN index of `metadata_key_paths(data)` (every path of keys through nested
+  objects) for `["a", "b"]`: the same answer (a test holds them to it).
+  Containment compares JSON types as JSON does: `true` is not `"true"`, `5` is not `"5"`,
+  `5` is `5.0`; a value inside an array is not the value (`tags:a` does not match
+  `{"tags":["a"]}`).
 - SQLite: `json_type` and `json_extract` at the same path, with the same meaning, within
   the platform's documents (its index on `platform_id` narrows them first).
 
@@ -24,6 +26,7 @@ from typing import Any
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import ColumnElement, Select, and_, bindparam, cast, func, literal, select, text
 from sqlalchemy.dialects.postgresql import JSONB, JSONPATH
+from sqlalchemy.dialects.postgresql import array as pg_array
 
 from webapp.extensions import db
 from webapp.metadata.search_terms import Query, Term
@@ -40,10 +43,17 @@ def _dialect() -> str:
     return db.session.get_bind().dialect.name
 
 
-def term_condition(term: Term, dialect: str) -> ColumnElement[bool]:
-    """Does a document match one term? (a condition on PlatformDocument.data)"""
+def term_condition(term: Term, dialect: str, *, indexed: bool = False) -> ColumnElement[bool]:
+    """Does a document match one term? (a condition on PlatformDocument.data)
+
+    `indexed`: for PostgreSQL, the form of `key:*` its index serves, for finding documents;
+    else the form that is cheapest to check on a document at hand.
+    """
     data = PlatformDocument.data
     if dialect == "postgresql":
+        if term.matches_any and indexed:
+            path = cast(bindparam(None, json.dumps(list(term.path))), JSONB)
+            return func.metadata_key_paths(data).op("@>")(pg_array([path]))
         if term.matches_any:
             if len(term.path) == 1:
                 return data.op("?")(bindparam(None, term.path[0]))
@@ -68,10 +78,10 @@ def term_condition(term: Term, dialect: str) -> ColumnElement[bool]:
     return and_(kind.in_(("integer", "real")), func.json_extract(data, path) == value)
 
 
-def document_matches(terms: tuple[Term, ...], dialect: str | None = None) -> ColumnElement[bool]:
+def document_matches(terms: tuple[Term, ...], *, indexed: bool = False) -> ColumnElement[bool]:
     """Every term matches the same document."""
-    dialect = dialect or _dialect()
-    return and_(*(term_condition(term, dialect) for term in terms))
+    dialect = _dialect()
+    return and_(*(term_condition(term, dialect, indexed=indexed) for term in terms))
 
 
 def users_with_matching_document(terms: tuple[Term, ...], platform_ids: list[int] | None
@@ -81,7 +91,7 @@ def users_with_matching_document(terms: tuple[Term, ...], platform_ids: list[int
     condition = select(PlatformDocument.id).join(
         Membership, and_(Membership.user_id == PlatformDocument.user_id,
                          Membership.platform_id == PlatformDocument.platform_id),
-    ).where(PlatformDocument.user_id == User.id, document_matches(terms))
+    ).where(PlatformDocument.user_id == User.id, document_matches(terms, indexed=True))
     if platform_ids is not None:
         condition = condition.where(PlatformDocument.platform_id.in_(platform_ids))
     return condition.exists()
@@ -180,7 +190,8 @@ def index_statement(platform: Platform, query: Query, after: str | None, limit: 
     """
     matching = (
         select(PlatformDocument.user_id)
-        .where(PlatformDocument.platform_id == platform.id, document_matches(query.terms))
+        .where(PlatformDocument.platform_id == platform.id,
+               document_matches(query.terms, indexed=True))
         .cte("matching")
         .prefix_with("MATERIALIZED")
     )
@@ -209,8 +220,10 @@ def search_platform(platform: Platform, query: Query, *, after: str | None,
     then, if it found less than a page, the index.
     """
     if _dialect() == "postgresql":
-        # As for the user search: priced as on SSDs (the transaction's setting only).
-        db.session.execute(text("SET LOCAL random_page_cost = 1.1"))
+        # For this transaction only: priced as on SSDs, as for the user search; and no JIT
+        # compilation, which costs more than these short statements take to run.
+        db.session.execute(text("SELECT set_config('random_page_cost', '1.1', true), "
+                                "set_config('jit', 'off', true)"))
     rows = db.session.execute(walk_statement(platform, query, after, limit)).all()
     if len(rows) <= limit:
         rows = db.session.execute(index_statement(platform, query, after, limit)).all()
