@@ -89,7 +89,7 @@ def test_the_matched_values_are_shown_beside_each_user(client, docs):
     login(client, docs.superadmin)
     cells = matched_cells(client, q="features.beta:* seats:*")
     # bob and carol have each key, but never both in one document
-    assert cells == {"Alice": "acme features.beta = true seats = 5"}
+    assert cells == {"Alice": "acme features.beta = true · seats = 5"}
     cells = matched_cells(client, q="plan:pro", platform="globex")
     assert cells == {"bob": 'plan = "pro"', "carol": 'plan = "pro"'}  # one platform: no pill
     cells = matched_cells(client, q="note:*")
