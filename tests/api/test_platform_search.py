@@ -51,7 +51,8 @@ def people(platform_world):
         "cid": {"plan": "free", "features": {"beta": False}, "seats": "5", "tier": "gold",
                 "build.v2": True, "a:b": 1, "tags": ["pro"], "name": 'say "hi"'},
         "dan": {"plan": "Pro", "features": {"beta": None}, "seats": 6, "name": "Ada",
-                "nested": {"deep": {"er": [1, 2]}}},
+                "nested": {"deep": {"er": [1, 2]}}, "café": {"naïve": "über"},
+                "back\\slash": 1, "tab\tkey": "x"},
     }
     users = {}
     for username, data in docs.items():
@@ -92,6 +93,11 @@ def people(platform_world):
     ("plan:pro seats:6", []),
     ("plan:pro plan:free", []),
     ("missing:x", []),
+    ("café.naïve:über", ["dan"]),  # keys and values beyond ASCII
+    ("café.naïve:*", ["dan"]),
+    ('"back\\\\slash":1', ["dan"]),
+    ('"back\\\\slash":*', ["dan"]),
+    ('"tab\\tkey":x', ["dan"]),
 ])
 def test_terms_and_json_types(client, platform_world, people, q, expected):
     assert names(search(client, platform_world.token(platform_world.admin), q=q)) == expected
@@ -104,7 +110,8 @@ def test_results_carry_the_document_and_its_time(client, platform_world, people)
     [hit] = body["results"]
     assert set(hit) == {"username", "metadata", "updated_at"}
     assert hit["metadata"] == {"plan": "Pro", "features": {"beta": None}, "seats": 6,
-                               "name": "Ada", "nested": {"deep": {"er": [1, 2]}}}
+                               "name": "Ada", "nested": {"deep": {"er": [1, 2]}},
+                               "café": {"naïve": "über"}, "back\\slash": 1, "tab\tkey": "x"}
     assert hit["updated_at"].endswith("Z")
 
 

@@ -24,7 +24,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import ColumnElement, Select, and_, bindparam, cast, func, literal, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB, JSONPATH
 from sqlalchemy.dialects.postgresql import array as pg_array
 
@@ -63,8 +74,17 @@ def term_condition(term: Term, dialect: str, *, indexed: bool = False) -> Column
         for key in reversed(term.path):
             nested = {key: nested}
         return data.op("@>")(literal(nested, JSONB))
-    # SQLite: keys are quoted in the path; the parser refused those holding a double quote.
-    path = "$" + "".join(f'."{key}"' for key in term.path)
+    # SQLite compares a path's quoted labels with keys as the stored JSON text spells them:
+    # escaped, as json.dumps writes them (`"caf\\u00e9"`), or (a document stored
+    # otherwise, or a SQLite that reads the escapes) as they are; either form matches. The
+    # parser refused keys holding a double quote, which no label can spell.
+    forms = {tuple(json.dumps(key)[1:-1] for key in term.path), term.path}
+    return or_(*(_sqlite_condition(term, "$" + "".join(f'."{key}"' for key in keys))
+                 for keys in sorted(forms)))
+
+
+def _sqlite_condition(term: Term, path: str) -> ColumnElement[bool]:
+    data = PlatformDocument.data
     kind = func.json_type(data, path)
     value = term.value
     if term.matches_any:
