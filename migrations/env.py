@@ -67,8 +67,10 @@ def run_migrations_offline():
 
 
 # Made by migrations alone, with nothing in the models to match: PostgreSQL's trigram
-# indexes (0002) and SQLite's trigram full-text table with its shadow tables (0005).
-MIGRATION_ONLY = ("ix_users_username_lower_trgm", "ix_users_email_lower_trgm", "users_search")
+# indexes (0002), SQLite's trigram full-text table with its shadow tables (0005), the GIN
+# indexes of platform documents (0012).
+MIGRATION_ONLY = ("ix_users_username_lower_trgm", "ix_users_email_lower_trgm", "users_search",
+                  "ix_platform_documents_data_")
 
 
 # SQLite adds a column's foreign key in the column itself (0003): it works alike, but

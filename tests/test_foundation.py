@@ -34,9 +34,11 @@ def test_schema_comes_from_migrations(app):
             "purge_runs", "alembic_version"} <= tables
 
 
-# Created by migrations only, with no model-level equivalent: PostgreSQL's trigram indexes
+# Created by migrations only, with no model-level equivalent: PostgreSQL's trigram indexes,
+# the GIN indexes of platform documents (0012)
 # and SQLite's trigram full-text table (with the shadow tables FTS5 keeps for it).
-MIGRATION_ONLY_INDEXES = {"ix_users_email_lower_trgm", "ix_users_username_lower_trgm"}
+MIGRATION_ONLY_INDEXES = {"ix_users_email_lower_trgm", "ix_users_username_lower_trgm",
+                          "ix_platform_documents_data_path_gin", "ix_platform_documents_data_keys_gin"}
 MIGRATION_ONLY_TABLES = "users_search"
 
 

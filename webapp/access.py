@@ -228,9 +228,8 @@ def platform_target(call: PlatformCall, platform_key: str | None) -> PlatformTar
     superadmin nor admin powers, whatever role the user holds now.
     """
     platform = reachable_platform(call, platform_key)
-    superadmin = call.caller_superadmin and not call.member_rights_only
     caller_is_member = call.caller_role is not None
-    admin = superadmin or (call.caller_role == Role.ADMIN.value and not call.member_rights_only)
+    admin = admin_rights(call)
     if call.target is not None and call.target.id == call.caller.id:
         if not caller_is_member:  # a superadmin acting for others, not for self
             raise UserNotFound()
@@ -240,6 +239,14 @@ def platform_target(call: PlatformCall, platform_key: str | None) -> PlatformTar
     if call.target is None or not call.target_is_member:
         raise UserNotFound()
     return PlatformTarget(platform=platform, user=call.target, admin=admin)
+
+
+def admin_rights(call: PlatformCall) -> bool:
+    """Does the call carry tenant-admin rights on its platform? A superadmin's token does, a
+    tenant admin's too, unless someone else made it (member rights only, CONTRACT 6)."""
+    if call.member_rights_only:
+        return False
+    return call.caller_superadmin or call.caller_role == Role.ADMIN.value
 
 
 def reachable_platform(call: PlatformCall, platform_key: str | None) -> PlatformRef:

@@ -15,7 +15,12 @@ PLATFORM_PREFIX = "/api/core/"
 
 
 def init_app(app: Flask) -> None:
-    from webapp.api import openapi, per_client, platform
+    from webapp.api import (
+        openapi,
+        per_client,
+        platform,
+        platform_search,  # noqa: F401  (adds its route to platform.bp)
+    )
 
     ratelimit.limit_apis(per_client.bp, platform.bp)  # API_RATE_LIMIT, off unless set
     for module in (per_client, platform, openapi):

@@ -13,6 +13,10 @@ It stays fast among 100,000 users however many match (bench/search.py has the fi
   the FTS5 trigram table of migration 0005 names the candidates (for three characters or
   more); the LIKE conditions then decide, as on PostgreSQL.
 - The total is counted up to COUNT_LIMIT: beyond it the page says "more than".
+
+The query may also hold metadata terms (`ali plan:pro`, the syntax of
+webapp.metadata.search_terms): a user then also needs a document matching every term on one
+of the platforms searched, where they are still a member; the page shows the matched values.
 """
 from __future__ import annotations
 
@@ -30,6 +34,8 @@ from webapp.dashboard import (
 )
 from webapp.dashboard.common import page_number, staff_required
 from webapp.extensions import db
+from webapp.metadata import search as metadata_search
+from webapp.metadata.search_terms import EXAMPLE, SearchSyntaxError, Term, parse
 from webapp.models import Membership, Platform, User
 
 PER_PAGE = 25
@@ -52,13 +58,17 @@ class Matches:
     every: Select
 
 
-def search_statements(q: str, platform_ids: list[int] | None) -> Matches:
-    """Users matching `q`, members of one of `platform_ids` (None: no platform restriction)."""
+def search_statements(q: str, platform_ids: list[int] | None,
+                      terms: tuple[Term, ...] = ()) -> Matches:
+    """Users matching the free text `q` and every metadata term, members of one of
+    `platform_ids` (None: no platform restriction)."""
     base = select(User)
     if platform_ids is not None:
         base = base.where(
             exists().where(Membership.user_id == User.id, Membership.platform_id.in_(platform_ids))
         )
+    if terms:
+        base = base.where(metadata_search.users_with_matching_document(terms, platform_ids))
     username = func.lower(User.username)
     if not q:
         return Matches(prefix=None, others=base.order_by(username), every=base)
@@ -94,6 +104,9 @@ class SearchPage:
     per_page: int
     # user id -> [(platform, role)] restricted to the platforms the viewer may act on
     memberships: dict[int, list[tuple[Platform, str]]]
+    # user id -> [(platform, [(path, value as JSON)])]: the documents the terms matched
+    matched: dict[int, list[tuple[Platform, list[tuple[str, str]]]]]
+    terms: tuple[Term, ...] = ()
 
     @property
     def first_index(self) -> int:
@@ -105,13 +118,15 @@ class SearchPage:
 
 
 def search(viewer: User, q: str, platform: Platform | None, page: int) -> SearchPage:
+    """Raises SearchSyntaxError for a malformed metadata term."""
+    query = parse(q)
     if platform is not None:
         platform_ids: list[int] | None = [platform.id]
     else:
         platform_ids = access.visible_platform_ids(viewer)
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(text("SET LOCAL random_page_cost = 1.1"))
-    matches = search_statements(q, platform_ids)
+    matches = search_statements(query.free_text, platform_ids, query.terms)
     counted = _count(matches.every, COUNT_LIMIT + 1)
     total = min(counted, COUNT_LIMIT)
     pages = max(1, ceil(total / PER_PAGE))
@@ -125,6 +140,12 @@ def search(viewer: User, q: str, platform: Platform | None, page: int) -> Search
         pages=pages,
         per_page=PER_PAGE,
         memberships=_memberships_of(users, platform_ids),
+        matched={
+            user_id: [(p, metadata_search.matched_values(data, query.terms)) for p, data in docs]
+            for user_id, docs in metadata_search.matching_documents(
+                [u.id for u in users], query.terms, platform_ids).items()
+        },
+        terms=query.terms,
     )
 
 
@@ -174,12 +195,19 @@ def users():
     platform = None
     if platform_key:
         platform = access.staff_platform(current_user, platform_key)
-    result = search(current_user, q, platform, page_number())
+    error = None
+    try:
+        result = search(current_user, q, platform, page_number())
+    except SearchSyntaxError as refused:
+        error, result = refused.message, None
     platforms = list(db.session.scalars(access.staff_platforms_query(current_user)))
-    return render_template(
+    page = render_template(
         "dashboard/users.html",
         q=q,
         platform=platform,
         platforms=platforms,
         result=result,
+        error=error,
+        example=EXAMPLE,
     )
+    return page, 400 if error else 200

@@ -19,6 +19,7 @@ from webapp.api.openapi import rendering
 from webapp.api.openapi.parts import KEY_PATTERN, PER_CLIENT_TAG, PLATFORM_TAG, _ref
 from webapp.api.openapi.per_client import _per_client_paths
 from webapp.api.openapi.platform import _platform_paths
+from webapp.api.openapi.platform_search import _search_paths
 from webapp.metadata.per_client import KEY_MAX_LENGTH, VALUE_MAX_LENGTH
 
 bp = Blueprint("api_openapi", __name__, url_prefix="/api")
@@ -127,7 +128,8 @@ def document() -> dict:
             {"name": PER_CLIENT_TAG, "description": "Key/value entries per user and OAuth client."},
             {"name": PLATFORM_TAG, "description": "One JSON document per user and platform."},
         ],
-        "paths": {**_per_client_paths(config), **_platform_paths(config)},
+        "paths": {**_per_client_paths(config), **_platform_paths(config),
+                  **_search_paths(config)},
         "components": {
             "schemas": _schemas(),
             "securitySchemes": {
