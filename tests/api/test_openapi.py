@@ -553,6 +553,7 @@ def test_every_platform_answer_is_documented_and_every_example_is_real(
     db.session.commit()
 
     search_scenario(call, world, monkeypatch, TOO_LARGE)
+    call("DELETE", path, query=acme, headers=me, expect=204)  # back to nothing stored
 
     # unexpected errors, for every method
     def broken(*args, **kwargs):
