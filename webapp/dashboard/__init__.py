@@ -15,6 +15,7 @@ def init_app(app: Flask) -> None:
         admin,
         audit,
         auth,
+        data,
         home,
         platform_clients,
         platform_tokens,
