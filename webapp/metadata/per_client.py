@@ -363,10 +363,15 @@ def delete_entry(
 
 def _record(actor: audit.Actor, action: str, user: User, client: OAuth2Client, key: str,
             *, old: dict | None, new: dict | None) -> None:
+    audit.record(actor, action, target_user=user, platform_id=client.platform_id,
+                 oauth_client_id=client.id, changes=change_of(key, old, new))
+
+
+def change_of(key: str, old: dict | None, new: dict | None) -> dict[str, Any]:
+    """An entry write's `changes` in the audit log; a side is absent where there was no entry."""
     change: dict[str, Any] = {}
     if old is not None:
         change["old"] = old
     if new is not None:
         change["new"] = new
-    audit.record(actor, action, target_user=user, platform_id=client.platform_id,
-                 oauth_client_id=client.id, changes={key: change})
+    return {key: change}
