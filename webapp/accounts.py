@@ -6,11 +6,12 @@ are written once.
 from __future__ import annotations
 
 import re
+import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, or_, select, text, update
 
 from webapp import access
 from webapp.extensions import db
@@ -19,13 +20,18 @@ from webapp.metadata import audit
 from webapp.metadata.errors import NotFound, ValidationError
 from webapp.models import (
     ApiToken,
+    AuditEvent,
+    ClientMetadataEntry,
     Membership,
+    OAuth2AuthorizationCode,
     OAuth2Client,
     OAuth2Token,
     Platform,
+    PlatformDocument,
     Role,
     User,
 )
+from webapp.models.audit import ERASE_ACTION, ERASED, erased_changes
 from webapp.passwords import password_problem
 from webapp.timeutil import utcnow
 
@@ -53,7 +59,8 @@ def create_user(
         raise ValidationError.single("email", "Enter a valid email address.")
     if password:
         _check_password(password, username, email)
-    user = User(username=username, email=(email or "").strip() or None, is_superadmin=superadmin)
+    user = User(username=username, email=(email or "").strip() or None, is_superadmin=superadmin,
+                session_version=_first_session_version())
     if password:
         user.set_password(password)
     db.session.add(user)
@@ -65,6 +72,13 @@ def create_user(
         changes={"superadmin": {"new": superadmin}} if superadmin else {},
     )
     return user
+
+
+def _first_session_version() -> int:
+    """A random start, not 1: SQLite hands the id of an erased user (the highest one) to the
+    next user created, and a session of the erased user ("id:version") must not sign the
+    newcomer in. With a random first version the old session's version does not match."""
+    return secrets.randbelow(1 << 30) + 1
 
 
 def set_password(actor: audit.Actor, user: User, password: str) -> None:
@@ -242,3 +256,56 @@ def note_api_token_use(token_id: int, last_used_at: datetime | None) -> None:
         execution_options={"synchronize_session": False},
     )
     db.session.commit()
+
+
+def erase_user(actor: audit.Actor, user: User) -> dict[str, int]:
+    """Forget a user (CONTRACT section 10): in the caller's transaction, everything goes.
+
+    Documents, per-client entries, API tokens, OAuth tokens and authorization codes,
+    memberships and the user row are deleted; the audit events stay, but every value they
+    held about the user becomes "(erased)" (see webapp.models.audit). The event recording
+    the erasure is written first, because the append-only rule lets an event's values be
+    erased only once such an event names the user. Returns what was removed, by kind.
+
+    Tokens and sessions stop at once: their rows are gone, and a session naming the old id
+    finds no user. The caller commits.
+    """
+    uid = user.id
+    removed = {}
+    for name, model in (("documents", PlatformDocument), ("entries", ClientMetadataEntry),
+                        ("api_tokens", ApiToken), ("oauth_tokens", OAuth2Token),
+                        ("authorization_codes", OAuth2AuthorizationCode),
+                        ("memberships", Membership)):
+        removed[name] = db.session.scalar(
+            select(func.count()).select_from(model).where(model.user_id == uid)) or 0
+    erasure = audit.record(actor, ERASE_ACTION, target_user=user,
+                           changes={name: {"old": count} for name, count in removed.items()})
+    erasure.target_label = ERASED
+    db.session.flush()
+    events = db.session.scalars(
+        select(AuditEvent).where(
+            or_(AuditEvent.target_user_id == uid, AuditEvent.actor_user_id == uid),
+            AuditEvent.id != erasure.id))
+    erased = 0
+    for event in events:
+        erased += 1
+        if event.target_user_id == uid:
+            event.target_label = ERASED
+            event.changes = erased_changes(event.changes)
+        if event.actor_user_id == uid:
+            event.actor_label = ERASED
+    db.session.flush()
+    for model in (PlatformDocument, ClientMetadataEntry, ApiToken, OAuth2Token,
+                  OAuth2AuthorizationCode, Membership):
+        db.session.execute(delete(model).where(model.user_id == uid),
+                           execution_options={"synchronize_session": False})
+    db.session.execute(delete(User).where(User.id == uid),
+                       execution_options={"synchronize_session": False})
+    if db.session.get_bind().dialect.name == "sqlite":
+        # The user search's full-text index (migration 0005) keeps deleted terms in its
+        # segments until they are merged: merge now, so no trace of the name stays there.
+        db.session.execute(text("INSERT INTO users_search(users_search) VALUES ('optimize')"))
+    db.session.expunge(user)
+    db.session.expire_all()
+    removed["audit_events_erased"] = erased
+    return removed

@@ -1,10 +1,15 @@
 """`flask metadata ...`"""
+import json
+
 import click
 from flask import current_app
 from redis.exceptions import LockError
 
-from webapp.cli.common import emit, fail, json_option
+from webapp.cli.common import cli_actor, emit, fail, json_option
+from webapp.extensions import db
 from webapp.jobs.queue import REDIS_DOWN, describe, describe_error
+from webapp.metadata.audit import Actor
+from webapp.models import Platform
 
 group = click.Group("metadata", help="Per-client metadata maintenance.")
 
@@ -47,3 +52,53 @@ def _enqueue(as_json: bool) -> None:
     emit(as_json, {"job_id": job_id},
          f"Enqueued purge job {job_id}" if created
          else f"Purge job {job_id} is already queued or running")
+
+
+@group.command("export")
+@click.option("--platform", "platform_key", required=True, help="The platform's key.")
+@click.option("--output", type=click.File("w", encoding="utf-8", lazy=True), default="-",
+              help="Write to this file instead of standard output.")
+def export(platform_key, output):
+    """Write the platform's documents and live per-client entries as JSON Lines."""
+    from webapp.metadata import transfer
+
+    platform = _platform(platform_key)
+    transfer.record_export(cli_actor(), platform)
+    db.session.commit()
+    for line in transfer.export_lines(platform):
+        output.write(line)
+    output.flush()
+
+
+@group.command("import")
+@click.option("--platform", "platform_key", required=True, help="The platform's key.")
+@click.argument("file", type=click.File("rb"))
+@click.option("--dry-run", is_flag=True, help="Check every line, write nothing.")
+@json_option
+def import_(platform_key, file, dry_run, as_json):
+    """Read JSON Lines (the export's format); each line is written as the API would write it.
+
+    Bad lines are skipped and reported with their line numbers; the others are written in
+    transactions of 1,000 lines, each audited as `cli:import`.
+    """
+    from webapp.metadata import transfer
+
+    platform = _platform(platform_key)
+    actor = Actor.system("cli:import", cli_actor().display)
+    report = transfer.import_lines(actor, platform, file, dry_run=dry_run)
+    if as_json:
+        click.echo(json.dumps(report.as_dict()))
+        return
+    for error in report.errors:
+        click.echo(f"line {error['line']}: {error['error']}", err=True)
+    if report.skipped > len(report.errors):
+        click.echo(f"... and {report.skipped - len(report.errors)} more", err=True)
+    verb = "Would import" if dry_run else "Imported"
+    click.echo(f"{verb} {report.imported} line(s); skipped {report.skipped}.")
+
+
+def _platform(platform_key: str) -> Platform:
+    platform = Platform.by_key(platform_key)
+    if platform is None:
+        fail(f"No platform {platform_key!r}.")
+    return platform

@@ -39,3 +39,22 @@ def set_password(username, password):
         fail(f"No user {username!r}.")
     accounts.set_password(cli_actor(), user, password)
     click.echo(f"Password of {user.username} changed")
+
+
+@group.command("delete")
+@click.argument("username")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+@transactional
+def delete(username, yes, as_json):
+    """Erase a user: their metadata, tokens, grants and memberships go, and every value the
+    audit log held about them becomes "(erased)". This cannot be undone."""
+    user = User.by_username(username)
+    if user is None:
+        fail(f"No user {username!r}.")
+    if not yes:
+        click.confirm(f"Erase {user.username} and everything held about them?", abort=True)
+    removed = accounts.erase_user(cli_actor(), user)
+    emit(as_json, {"erased": True, **removed},
+         f"Erased {username}: " + ", ".join(f"{count} {name.replace('_', ' ')}"
+                                            for name, count in removed.items()))

@@ -15,6 +15,7 @@ def init_app(app: Flask) -> None:
         admin,
         audit,
         auth,
+        data,
         form_addresses,
         home,
         platform_clients,

@@ -70,21 +70,37 @@ def record(
     changes: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append an audit event in the caller's transaction, so it commits with the write or not at all."""
-    event = AuditEvent(
-        actor_user_id=actor.user.id if actor.user is not None else None,
-        actor_label=actor.display,
-        via=actor.via,
-        api_token_id=actor.api_token_id,
-        oauth_client_id=oauth_client_id if oauth_client_id is not None else actor.oauth_client_id,
-        action=action,
-        target_user_id=target_user.id if target_user is not None else None,
-        target_label=target_user.username if target_user is not None else None,
-        platform_id=platform_id,
-        changes=changes or {},
-        request_id=g.get("request_id") if has_request_context() else None,
-    )
+    event = AuditEvent(**event_values(actor, action, target_user=target_user,
+                                      platform_id=platform_id, oauth_client_id=oauth_client_id,
+                                      changes=changes))
     db.session.add(event)
     return event
+
+
+def event_values(
+    actor: Actor,
+    action: str,
+    *,
+    target_user: User | None = None,
+    platform_id: int | None = None,
+    oauth_client_id: int | None = None,
+    changes: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The columns of an event, for `record` and for writers that insert many at once."""
+    return {
+        "actor_user_id": actor.user.id if actor.user is not None else None,
+        "actor_label": actor.display,
+        "via": actor.via,
+        "api_token_id": actor.api_token_id,
+        "oauth_client_id": oauth_client_id if oauth_client_id is not None
+        else actor.oauth_client_id,
+        "action": action,
+        "target_user_id": target_user.id if target_user is not None else None,
+        "target_label": target_user.username if target_user is not None else None,
+        "platform_id": platform_id,
+        "changes": changes or {},
+        "request_id": g.get("request_id") if has_request_context() else None,
+    }
 
 
 # --- Reading the log: the dashboard's audit page and the user page's trail ---------------

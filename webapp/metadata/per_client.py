@@ -214,8 +214,13 @@ def _is_future(moment: datetime) -> bool:
     return bool(db.session.scalar(select(literal(moment, UTCDateTime) > sql_utcnow())))
 
 
-def validate(key: object, fields: Mapping[str, Any]) -> tuple[str, datetime | None]:
-    """The (value, expires_at) a PUT would store, or ValidationError naming every bad field."""
+def validate(key: object, fields: Mapping[str, Any], *,
+             now: datetime | None = None) -> tuple[str, datetime | None]:
+    """The (value, expires_at) a PUT would store, or ValidationError naming every bad field.
+
+    `now`: the database clock read once by a caller that validates many writes (an import),
+    instead of asking the database about each expiry.
+    """
     errors: dict[str, list[str]] = {}
     if key_errors := _key_errors(key):
         errors["key"] = key_errors
@@ -227,7 +232,8 @@ def validate(key: object, fields: Mapping[str, Any]) -> tuple[str, datetime | No
     except ValueError:
         errors["expires_at"] = ["The expires at field must be a valid date."]
     else:
-        if expires_at is not None and not _is_future(expires_at):
+        if expires_at is not None and not (
+                expires_at > now if now is not None else _is_future(expires_at)):
             errors["expires_at"] = ["The expires at field must be a date after now."]
     if errors:
         raise ValidationError(errors)
@@ -258,9 +264,14 @@ def _lock(user: User, client: OAuth2Client) -> None:
     """
     if db.session.get_bind().dialect.name != "postgresql":
         return
-    digest = hashlib.blake2b(f"client_metadata:{user.id}:{client.id}".encode(), digest_size=8)
-    lock_id = int.from_bytes(digest.digest(), "big", signed=True)
-    db.session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
+    db.session.execute(text("SELECT pg_advisory_xact_lock(:id)"),
+                       {"id": lock_id(user.id, client.id)})
+
+
+def lock_id(user_id: int, client_id: int) -> int:
+    """The advisory lock of one (user, client): every writer of its entries takes it."""
+    digest = hashlib.blake2b(f"client_metadata:{user_id}:{client_id}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big", signed=True)
 
 
 def _locked_row(user: User, client: OAuth2Client, key: str) -> tuple[ClientMetadataEntry | None, bool]:
@@ -346,9 +357,12 @@ def put_entry(
 def _check_quota(user: User, client: OAuth2Client) -> None:
     limit = current_app.config["METADATA_MAX_KEYS"]
     if count_live(user, client) >= limit:
-        raise ValidationError.single(
-            "key", f"The key field must not exceed {limit} keys per client."
-        )
+        raise quota_exceeded(limit)
+
+
+def quota_exceeded(limit: int) -> ValidationError:
+    """The refusal of a write that would pass METADATA_MAX_KEYS live keys of one client."""
+    return ValidationError.single("key", f"The key field must not exceed {limit} keys per client.")
 
 
 def delete_entry(
@@ -382,10 +396,15 @@ def delete_entry(
 
 def _record(actor: audit.Actor, action: str, user: User, client: OAuth2Client, key: str,
             *, old: dict | None, new: dict | None) -> None:
+    audit.record(actor, action, target_user=user, platform_id=client.platform_id,
+                 oauth_client_id=client.id, changes=change_of(key, old, new))
+
+
+def change_of(key: str, old: dict | None, new: dict | None) -> dict[str, Any]:
+    """An entry write's `changes` in the audit log; a side is absent where there was no entry."""
     change: dict[str, Any] = {}
     if old is not None:
         change["old"] = old
     if new is not None:
         change["new"] = new
-    audit.record(actor, action, target_user=user, platform_id=client.platform_id,
-                 oauth_client_id=client.id, changes={key: change})
+    return {key: change}

@@ -213,6 +213,19 @@ def validate_document(document: Any) -> None:
 # --- the write -------------------------------------------------------------------------
 
 
+def check_write(actor: audit.Actor, user: User, platform: Platform,
+                old: dict[str, Any], new: dict[str, Any]) -> None:
+    """Every rule a document write must pass, given the document before and after it.
+
+    The one place for them: `_write` (API, dashboard) and the import's batch form
+    (webapp.metadata.batch) both call it, so a rule added here holds for every writer.
+    Raises DocumentValidationError (or a permission error) and writes nothing.
+    """
+    check_stored(new)
+    schemas.check_write(actor, user, platform, old, new)  # CONTRACT 8: checks 7 and 8
+
+
+
 def _write(actor, user, platform, action, change, *, if_match=None, if_none_match=None):
     """Lock the row (or the right to create it), check preconditions, apply, audit."""
     for _ in range(_INSERT_ATTEMPTS):
@@ -223,8 +236,7 @@ def _write(actor, user, platform, action, change, *, if_match=None, if_none_matc
         if new == current.data and _same_json(new, current.data):
             audit.record(actor, action, target_user=user, platform_id=platform.id, changes={})
             return current
-        check_stored(new)
-        schemas.check_write(actor, user, platform, current.data, new)  # CONTRACT 8: checks 7, 8
+        check_write(actor, user, platform, current.data, new)
         if current.exists:
             db.session.execute(
                 update(PlatformDocument)
