@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, event, inspect, select
+from sqlalchemy import ForeignKey, Index, String, event, inspect, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
