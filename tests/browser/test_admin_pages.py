@@ -283,6 +283,8 @@ def test_every_admin_page_fits_the_screen(sized_page, live_server, world, screen
             toggle.click()
             expect(nav).to_be_visible()
             expect(toggle).to_have_attribute("aria-expanded", "true")
+            if name == "home":
+                screenshot(page, "narrow-menu-open")
             assert_inside_the_top_bar(page, current)
             assert page_overflow(page) == 0
         else:
