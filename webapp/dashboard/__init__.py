@@ -15,7 +15,6 @@ def init_app(app: Flask) -> None:
         admin,
         audit,
         auth,
-        form_addresses,
         home,
         platform_clients,
         platform_tokens,
