@@ -141,24 +141,3 @@ def test_an_unexpected_api_error_stays_json(app, web, world, monkeypatch):
     assert response.status_code == 500
     assert response.get_json() == {"message": "Server Error"}
     assert "hunter2" not in body(response)
-
-
-# --- no 405 for the addresses forms post to ----------------------------------------------------
-
-def test_opening_a_form_address_leads_to_the_forms_page(web, world):
-    """A reload or the address bar asks for a form's address with GET: its page, never 405."""
-    from webapp.dashboard.form_addresses import FORM_PAGES
-
-    login(web, world.root)
-    values = {"platform_key": "acme", "user_id": world.alice.id, "client_pk": 7, "token_id": 3}
-    pages = {"dashboard.platform_detail": "/admin/platforms/acme",
-             "dashboard.platform_client": "/admin/platforms/acme/clients/7",
-             "dashboard.platform_tokens": "/admin/platforms/acme/tokens",
-             "dashboard.admin_home": "/admin/superadmin",
-             "dashboard.user_detail": f"/admin/users/{world.alice.id}"}
-    for rule, (endpoint, _) in FORM_PAGES.items():
-        address = "/admin" + re.sub(r"<(?:int:)?(\w+)>", lambda m: str(values[m.group(1)]), rule)
-        response = web.get(address)
-        assert response.status_code == 302, address
-        assert response.headers["Location"] == pages[endpoint], address
-        assert web.post(address).status_code != 405  # the form itself still posts there

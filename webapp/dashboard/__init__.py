@@ -16,7 +16,6 @@ def init_app(app: Flask) -> None:
         audit,
         auth,
         data,
-        form_addresses,
         home,
         platform_clients,
         platform_schema,
