@@ -163,7 +163,7 @@ def test_processes_starting_together_agree_on_one_secret_key(tmp_path):
     import subprocess
     import sys
 
-    from tests.conftest import ROOT
+    from tests.conftest import ROOT, patient
 
     # The config module alone, loaded from its file: importing the whole app in twelve
     # processes at once takes minutes on a busy two-core machine, and proves nothing more.
@@ -176,6 +176,6 @@ def test_processes_starting_together_agree_on_one_secret_key(tmp_path):
     processes = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path), config_file],
                                   cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
                  for _ in range(12)]
-    keys = {process.communicate(timeout=300)[0].strip() for process in processes}
+    keys = {process.communicate(timeout=patient(60))[0].strip() for process in processes}
     assert len(keys) == 1 and len(keys.pop()) > 40
     assert sorted(p.name for p in tmp_path.iterdir()) == ["secret_key"]  # no drafts left

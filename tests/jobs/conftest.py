@@ -21,7 +21,7 @@ import pytest
 from redis import Redis
 from sqlalchemy import func, insert, select, text
 
-from tests.conftest import TEST_SECRET_KEY
+from tests.conftest import TEST_SECRET_KEY, patient
 from tests.factories import make_client, make_platform, make_user
 from webapp.extensions import db
 from webapp.models.base import sql_utcnow
@@ -212,7 +212,7 @@ def free_port() -> int:
 
 
 def wait_until(predicate, timeout: float = 15, interval: float = 0.05, message: str = "condition"):
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + patient(timeout)
     while True:
         value = predicate()
         if value:

@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 
+from tests.conftest import patient
 from tests.jobs.conftest import ROOT, free_port, future, past, remaining_ids, runs
 from webapp.jobs.purge import purge_job_id
 from webapp.jobs.queue import get_queue
@@ -52,7 +53,7 @@ def test_two_cli_purges_at_once_count_each_row_once(app, add_entries, cli_env):
                "--batch-size", "9"]
     processes = [subprocess.Popen(command, cwd=ROOT, env=cli_env, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    outputs = [process.communicate(timeout=60) for process in processes]
+    outputs = [process.communicate(timeout=patient(60)) for process in processes]
 
     assert [process.returncode for process in processes] == [0, 0], outputs
     assert sum(json.loads(out)["purged"] for out, _ in outputs) == 400
