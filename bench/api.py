@@ -137,7 +137,7 @@ def _free_port() -> int:
 
 
 def _wait_for(url: str, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 180  # a busy machine boots four workers slowly
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server for {url} exited")
