@@ -12,7 +12,7 @@ from authlib.common.security import generate_token
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
-from tests.factories import PASSWORD, make_client, make_platform, make_user
+from tests.factories import PASSWORD, add_member, make_client, make_platform, make_user
 from tests.oauth.helpers import REDIRECT_URI, csrf_token, query_of
 from webapp.extensions import db
 from webapp.oauth.tokens import find_access_token, find_refresh_token
@@ -64,6 +64,7 @@ def live_client(app, live_server, request):
     """(client_id, secret, user_id), committed so the gunicorn process sees them."""
     platform = make_platform("live", "Live Platform")
     user = make_user("liveuser")
+    add_member(platform, user)  # only members use a platform's clients (CONTRACT §5)
     client, secret = make_client(platform, name="Live App", public=request.param == "public")
     ids = (client.client_id, secret, user.id)
     db.session.rollback()
