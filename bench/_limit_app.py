@@ -36,7 +36,12 @@ def _insert():
 
 @app.get("/read")
 def read():
-    with engine.connect() as conn:
+    # One round trip: the SELECT alone, in autocommit (no BEGIN/ROLLBACK around it), as
+    # the service reads (webapp.metadata.calls). SQLite keeps its transaction, as there.
+    connection = engine.connect()
+    if engine.dialect.name == "postgresql":
+        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+    with connection as conn:
         row = conn.execute(READ, {"user_id": int(request.args["user"]),
                                   "client_id": int(request.args["client"]),
                                   "key": request.args["key"]}).first()

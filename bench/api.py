@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -58,7 +59,10 @@ class Result:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench api", description=__doc__)
-    parser.add_argument("--duration", type=int, default=10, help="seconds per path")
+    parser.add_argument("--duration", type=int, default=5, help="seconds per path and round")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds over every path; each figure is the median of its rounds "
+                             "(interleaving limits and paths evens out a machine's drift)")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
     parser.add_argument("--worker-class", default="sync")
     parser.add_argument("--threads", type=int, default=1)
@@ -77,7 +81,8 @@ def main(argv: list[str]) -> int:
         engine = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
         settings = (f"gunicorn {args.worker_class}, {args.workers} workers"
                     + (f" x {args.threads} threads" if args.threads > 1 else "")
-                    + f"; wrk -t{args.wrk_threads} -c{args.connections} -d{args.duration}s")
+                    + f"; wrk -t{args.wrk_threads} -c{args.connections} -d{args.duration}s"
+                    + f", median of {args.rounds} interleaved rounds")
         print(f"{engine}, {os.cpu_count()} CPUs; {settings}", flush=True)
         with servers(url, args) as bases:
             results = run_paths(bases, world, args)
@@ -132,7 +137,7 @@ def _free_port() -> int:
 
 
 def _wait_for(url: str, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 180  # a busy machine boots four workers slowly
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server for {url} exited")
@@ -172,14 +177,19 @@ def run_paths(bases: dict[str, str], world: seed.World, args) -> list[Result]:
          _lua("PUT", keys, None, '{"metadata": {"theme": "dark", "counter": COUNTER}}')),
     ]
     chosen = (reads if args.only != "write" else []) + (writes if args.only != "read" else [])
-    results = []
-    for label, url, headers, script in chosen:
-        result = _wrk(label, url, headers, script, args)
-        results.append(result)
-        print(f"  {label:<34} {result.rps:9.0f} req/s  p50 {result.p50_ms:6.2f} ms  "
-              f"p99 {result.p99_ms:7.2f} ms" + (f"  ({result.errors} errors)" if result.errors else ""),
-              flush=True)
-    return results
+    rounds: dict[str, list[Result]] = {label: [] for label, *_ in chosen}
+    for number in range(args.rounds):
+        print(f"round {number + 1} of {args.rounds}", flush=True)
+        for label, url, headers, script in chosen:
+            result = _wrk(label, url, headers, script, args)
+            rounds[label].append(result)
+            print(f"  {label:<34} {result.rps:9.0f} req/s  p50 {result.p50_ms:6.2f} ms  "
+                  f"p99 {result.p99_ms:7.2f} ms"
+                  + (f"  ({result.errors} errors)" if result.errors else ""), flush=True)
+    return [Result(label, statistics.median(r.rps for r in runs),
+                   statistics.median(r.p50_ms for r in runs),
+                   statistics.median(r.p99_ms for r in runs), sum(r.errors for r in runs))
+            for label, runs in rounds.items()]
 
 
 def _lua(method: str, authorizations: list[str] | None, path: str | None, body: str) -> str:

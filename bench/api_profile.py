@@ -2,7 +2,8 @@
 
 Seeds the same throw-away database as `bench.api`, then calls each hot path in-process
 (Flask's test client, no server, no network) and prints, per path, the statements one
-request sends and the time per request; with `--profile`, pyinstrument's call tree over
+request sends, the time per request and this process's CPU time per request (a
+figure a busy machine disturbs far less than req/s); with `--profile`, pyinstrument's call tree over
 `--requests` calls of each path.
 
     python -m bench api_profile [--requests 300] [--profile] [--path NAME]
@@ -10,13 +11,15 @@ request sends and the time per request; with `--profile`, pyinstrument's call tr
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 from sqlalchemy import event
 
 from bench import _api_seed as seed
 
-PATHS = ("get-key", "list", "platform-get", "put-key", "platform-patch", "platform-put")
+PATHS = ("read-limit", "get-key", "list", "platform-get", "write-limit", "put-key",
+         "platform-patch", "platform-put")
 
 
 def main(argv: list[str]) -> int:
@@ -32,8 +35,12 @@ def main(argv: list[str]) -> int:
         world = seed.seed_small(url, writers=1)
         app = seed._app(url)
         client = app.test_client()
-        calls = _calls(world)
-        print(f"{'path':<16} {'statements':>10} {'ms/request':>11}")
+        os.environ["DATABASE_URL"] = url  # the limit app's engine reads it at import
+        from bench import _limit_app
+
+        limit = _limit_app.app.test_client()
+        calls = _calls(world, limit)
+        print(f"{'path':<16} {'statements':>10} {'ms/request':>11} {'CPU ms':>7}")
         for name in args.path or PATHS:
             call = calls[name]
             with app.app_context():
@@ -43,14 +50,15 @@ def main(argv: list[str]) -> int:
                 response = call(client, 0)
                 event.remove(db.engine, "before_cursor_execute", listener)
                 assert response.status_code < 300, (name, response.status_code, response.data)
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             profiler = _profiler() if args.profile else None
             for number in range(args.requests):
                 call(client, number + 1)
             if profiler is not None:
                 profiler.stop()
             elapsed = (time.perf_counter() - started) / args.requests * 1000
-            print(f"{name:<16} {len(statements):>10} {elapsed:>11.2f}")
+            cpu = (time.process_time() - cpu) / args.requests * 1000
+            print(f"{name:<16} {len(statements):>10} {elapsed:>11.2f} {cpu:>7.2f}")
             for statement in statements:
                 print("    " + " ".join(statement.split())[:150])
             if profiler is not None:
@@ -68,12 +76,15 @@ def _profiler():
     return profiler
 
 
-def _calls(world: seed.World):
+def _calls(world: seed.World, limit):
     bearer = {"Authorization": f"Bearer {world.bearer}"}
     token = {"Authorization": f"Token {world.api_key}"}
     doc = "/api/core/users/platform-metadata/"
     query = {"platform_key": world.platform_key}
+    read = f"/read?user={world.user_id}&client={world.client_pk}&key=theme"
     return {
+        "read-limit": lambda c, n: limit.get(read),
+        "write-limit": lambda c, n: limit.put("/write/1", data=f"value-{n}"),
         "get-key": lambda c, n: c.get("/api/v2/metadata/theme", headers=bearer),
         "list": lambda c, n: c.get("/api/v2/metadata", headers=bearer),
         "platform-get": lambda c, n: c.get(doc, query_string=query, headers=token),

@@ -22,6 +22,8 @@ def kill_connection(app):
     outside = create_engine(db.engine.url, isolation_level="AUTOCOMMIT")
 
     def kill() -> None:
+        db.session.commit()
+        db.engine.dispose()  # the pool keeps one connection from here on: the one killed
         pid = db.session.scalar(text("SELECT pg_backend_pid()"))
         db.session.commit()  # the connection goes back to the pool, alive as far as it knows
         with outside.connect() as conn:

@@ -14,12 +14,12 @@ no lazy loads.
 """
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, and_, false, func, literal, select, true
-from sqlalchemy.orm import aliased
+from sqlalchemy import Float, Row, and_, bindparam, func, select, true
 
 from webapp.extensions import db
 from webapp.hashing import hash_token
@@ -77,23 +77,26 @@ class BearerCall:
 
 
 _Entry = ClientMetadataEntry
-_ENTRY_COLUMNS = (_Entry.id, _Entry.key, _Entry.value, _Entry.expires_at, _Entry.version,
-                  _Entry.created_at)
+_entries = ClientMetadataEntry.__table__
+_ENTRY_COLUMNS = ("id", "key", "value", "expires_at", "version", "created_at")
+
+# Which entries a Bearer read fetches with the caller: none, the one under :key, or all.
+NO_ENTRY, ONE_ENTRY, ALL_ENTRIES = "none", "one", "all"
 
 
 def bearer_caller(authorization: str | None) -> BearerCall | None:
     """The caller of a write: who, through which client (None: 401)."""
-    return _bearer(authorization, None)
+    return _bearer(authorization, NO_ENTRY)
 
 
 def bearer_caller_and_entry(authorization: str | None, key: str) -> BearerCall | None:
     """The caller and their live entry under `key` (in `entries`, or none)."""
-    return _bearer(authorization, _Entry.key == key)
+    return _bearer(authorization, ONE_ENTRY, key)
 
 
 def bearer_caller_and_entries(authorization: str | None) -> BearerCall | None:
     """The caller and every live entry the client keeps for them, sorted by key."""
-    return _bearer(authorization, true())
+    return _bearer(authorization, ALL_ENTRIES)
 
 
 def bearer_token_string(authorization: str | None) -> str | None:
@@ -104,35 +107,16 @@ def bearer_token_string(authorization: str | None) -> str | None:
     return parts[1]
 
 
-def _bearer(authorization: str | None, entries) -> BearerCall | None:
+def _bearer(authorization: str | None, entries: str, key: str | None = None) -> BearerCall | None:
     token_string = bearer_token_string(authorization)
     if not token_string:
         return None
-    token = OAuth2Token
-    statement = (
-        select(token.scope, User.id.label("caller_id"), User.username.label("caller_name"),
-               OAuth2Client.id.label("client_pk"), OAuth2Client.platform_id.label("client_platform"))
-        .select_from(token)
-        .join(User, User.id == token.user_id)
-        .join(OAuth2Client, OAuth2Client.client_id == token.client_id)
-        # Only members of the client's platform: an ended membership ends the tokens (§5).
-        .join(Membership, and_(Membership.user_id == token.user_id,
-                               Membership.platform_id == OAuth2Client.platform_id))
-        .where(token.access_token == hash_token(token_string),
-               access_token_usable(time.time()),
-               User.is_active)
-    )
-    if entries is not None:
-        statement = statement.add_columns(*_ENTRY_COLUMNS).outerjoin(
-            _Entry,
-            and_(_Entry.user_id == token.user_id, _Entry.client_id == OAuth2Client.id,
-                 _Entry.live(), entries),
-        ).order_by(key_order())
-    rows = db.session.execute(statement).all()
+    params = {"token_hash": hash_token(token_string), "now": time.time(), "key": key}
+    rows = _read(lambda dialect: _bearer_statement(dialect, entries), params, alone=entries != NO_ENTRY)
     if not rows:
         return None
     first = rows[0]
-    found = [row for row in rows if entries is not None and row.id is not None]
+    found = [row for row in rows if entries != NO_ENTRY and row.id is not None]
     return BearerCall(
         user=UserRef(first.caller_id, first.caller_name),
         client=ClientRef(first.client_pk, first.client_platform),
@@ -141,11 +125,59 @@ def _bearer(authorization: str | None, entries) -> BearerCall | None:
     )
 
 
-def key_order():
+def _read(statement_for, params: dict, *, alone: bool) -> list[Row]:
+    """Run one of the statements here.
+
+    `alone`: the request needs nothing else from the database (a read), so on PostgreSQL
+    the statement runs by itself on a pooled connection in autocommit: one round trip,
+    without BEGIN and ROLLBACK around it (one statement sees one consistent snapshot
+    anyway). Otherwise, and on SQLite (whose transactions are how writes are serialized
+    here), it runs in the request's session, where the write that follows joins it.
+    """
+    if alone and db.engine.dialect.name == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            return connection.execute(statement_for(connection.dialect.name), params).all()
+    connection = db.session.connection()
+    return connection.execute(statement_for(connection.dialect.name), params).all()
+
+
+@functools.cache
+def _bearer_statement(dialect: str, entries: str):
+    """Built once per engine and variant, as Core over the tables, so a request pays for
+    neither building the statement nor the ORM's handling of it."""
+    token, users = OAuth2Token.__table__, User.__table__
+    clients, memberships = OAuth2Client.__table__, Membership.__table__
+    statement = (
+        select(token.c.scope, users.c.id.label("caller_id"), users.c.username.label("caller_name"),
+               clients.c.id.label("client_pk"), clients.c.platform_id.label("client_platform"))
+        .select_from(token)
+        .join(users, users.c.id == token.c.user_id)
+        .join(clients, clients.c.client_id == token.c.client_id)
+        # Only members of the client's platform: an ended membership ends the tokens (§5).
+        .join(memberships, and_(memberships.c.user_id == token.c.user_id,
+                                memberships.c.platform_id == clients.c.platform_id))
+        .where(token.c.access_token == bindparam("token_hash"),
+               access_token_usable(bindparam("now", type_=Float)),
+               users.c.is_active)
+    )
+    if entries == NO_ENTRY:
+        return statement
+    which = _entries.c.key == bindparam("key") if entries == ONE_ENTRY else true()
+    return statement.add_columns(*(_entries.c[name] for name in _ENTRY_COLUMNS)).outerjoin(
+        _entries,
+        and_(_entries.c.user_id == token.c.user_id, _entries.c.client_id == clients.c.id,
+             ClientMetadataEntry.live(_entries.c.expires_at), which),
+    ).order_by(_key_order(dialect, _entries.c.key))
+
+
+def _key_order(dialect: str, column):
     """Byte order on every engine; PostgreSQL's default collation would sort `B` between `a` and `c`."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return _Entry.key.collate("C")
-    return _Entry.key
+    return column.collate("C") if dialect == "postgresql" else column
+
+
+def key_order():
+    """The entries' key, to sort by in byte order on the session's engine."""
+    return _key_order(db.session.get_bind().dialect.name, _Entry.key)
 
 
 # --- platform API: Token keys ------------------------------------------------------------
@@ -182,49 +214,20 @@ def platform_call(key: str, platform_key: str | None, username: str | None, *,
     """
     if not key:
         return None
-    caller, target = aliased(User), aliased(User)
-    caller_membership, target_membership = aliased(Membership), aliased(Membership)
-    document = PlatformDocument
-
-    if not platform_key or "\x00" in platform_key:  # PostgreSQL refuses NUL; no key has one
-        on_platform = false()
-    else:
-        on_platform = Platform.platform_key == platform_key
-    if not username:
-        names_target = target.id == caller.id
-    elif "\x00" in username:
-        names_target = false()
-    else:
-        names_target = func.lower(target.username) == func.lower(literal(username))
-
-    statement = (
-        select(ApiToken.id.label("token_id"), ApiToken.platform_id.label("token_platform_id"),
-               ApiToken.member_rights_only, ApiToken.last_used_at,
-               caller.id.label("caller_id"), caller.username.label("caller_name"),
-               caller.is_active, caller.is_superadmin,
-               Platform.id.label("platform_id"), Platform.platform_key, Platform.schema_hash,
-               caller_membership.role.label("caller_role"),
-               target.id.label("target_id"), target.username.label("target_name"),
-               target_membership.id.label("target_membership_id"))
-        .select_from(ApiToken)
-        .join(caller, caller.id == ApiToken.user_id)
-        .outerjoin(Platform, on_platform)
-        .outerjoin(caller_membership, and_(caller_membership.user_id == caller.id,
-                                           caller_membership.platform_id == Platform.id))
-        .outerjoin(target, names_target)
-        .outerjoin(target_membership, and_(target_membership.user_id == target.id,
-                                           target_membership.platform_id == Platform.id))
-        .where(ApiToken.token_hash == hash_token(key), ApiToken.revoked_at.is_(None))
-    )
-    if with_document:
-        statement = statement.add_columns(
-            document.id.label("document_id"), document.data, document.version,
-            document.created_at, document.updated_at,
-        ).outerjoin(document, and_(document.user_id == target.id,
-                                   document.platform_id == Platform.id))
-    row = db.session.execute(statement).first()
-    if row is None:
+    # PostgreSQL refuses to compare a NUL; no platform key or username holds one. A NULL
+    # platform key matches no platform, an empty username no user.
+    names_someone = bool(username)  # else the target is the caller
+    if platform_key is not None and "\x00" in platform_key:
+        platform_key = None
+    if username and "\x00" in username:
+        username = ""
+    params = {"token_hash": hash_token(key), "platform_key": platform_key or None,
+              "username": username}
+    rows = _read(lambda dialect: _platform_statement(dialect, with_document, names_someone),
+                 params, alone=with_document)
+    if not rows:
         return None
+    row = rows[0]
     return PlatformCall(
         token_id=row.token_id,
         token_platform_id=row.token_platform_id,
@@ -240,3 +243,44 @@ def platform_call(key: str, platform_key: str | None, username: str | None, *,
         target_is_member=row.target_membership_id is not None,
         document=row if with_document and row.document_id is not None else None,
     )
+
+
+@functools.cache
+def _platform_statement(dialect: str, with_document: bool, names_someone: bool):
+    """Built once per engine and variant (see _bearer_statement). `names_someone`: the
+    target is whom :username names, else the caller."""
+    tokens, platforms, documents = ApiToken.__table__, Platform.__table__, PlatformDocument.__table__
+    caller, target = User.__table__.alias("caller"), User.__table__.alias("target")
+    caller_membership = Membership.__table__.alias("caller_membership")
+    target_membership = Membership.__table__.alias("target_membership")
+    if names_someone:
+        names_target = func.lower(target.c.username) == func.lower(bindparam("username"))
+    else:
+        names_target = target.c.id == caller.c.id
+    statement = (
+        select(tokens.c.id.label("token_id"), tokens.c.platform_id.label("token_platform_id"),
+               tokens.c.member_rights_only, tokens.c.last_used_at,
+               caller.c.id.label("caller_id"), caller.c.username.label("caller_name"),
+               caller.c.is_active, caller.c.is_superadmin,
+               platforms.c.id.label("platform_id"), platforms.c.platform_key,
+               platforms.c.schema_hash,
+               caller_membership.c.role.label("caller_role"),
+               target.c.id.label("target_id"), target.c.username.label("target_name"),
+               target_membership.c.id.label("target_membership_id"))
+        .select_from(tokens)
+        .join(caller, caller.c.id == tokens.c.user_id)
+        .outerjoin(platforms, platforms.c.platform_key == bindparam("platform_key"))
+        .outerjoin(caller_membership, and_(caller_membership.c.user_id == caller.c.id,
+                                           caller_membership.c.platform_id == platforms.c.id))
+        .outerjoin(target, names_target)
+        .outerjoin(target_membership, and_(target_membership.c.user_id == target.c.id,
+                                           target_membership.c.platform_id == platforms.c.id))
+        .where(tokens.c.token_hash == bindparam("token_hash"), tokens.c.revoked_at.is_(None))
+    )
+    if with_document:
+        statement = statement.add_columns(
+            documents.c.id.label("document_id"), documents.c.data, documents.c.version,
+            documents.c.created_at, documents.c.updated_at,
+        ).outerjoin(documents, and_(documents.c.user_id == target.c.id,
+                                    documents.c.platform_id == platforms.c.id))
+    return statement

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, func, literal, select, text
+from sqlalchemy import and_, delete, func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from werkzeug.http import parse_etags
@@ -42,6 +42,7 @@ VALUE_MAX_LENGTH = 65535
 VIA = "api:per-client"
 
 _Entry = ClientMetadataEntry
+_table = ClientMetadataEntry.__table__
 
 
 # --- reading -----------------------------------------------------------------------------
@@ -274,17 +275,21 @@ def lock_id(user_id: int, client_id: int) -> int:
     return int.from_bytes(digest.digest(), "big", signed=True)
 
 
-def _locked_row(user: User, client: OAuth2Client, key: str) -> tuple[ClientMetadataEntry | None, bool]:
-    """The stored row for the key (live or not) locked for update, and whether it is live."""
-    row = db.session.execute(
-        select(_Entry, _live().label("live"))
-        .where(_of(user, client), _Entry.key == key)
-        .with_for_update(of=_Entry)
-        .execution_options(populate_existing=True)
+def _locked_row(user: User, client: OAuth2Client, key: str) -> tuple[Any | None, bool]:
+    """The stored row for the key (live or not) locked for update, and whether it is live.
+
+    Rows, not ORM entities: a write reads and writes columns (Core), so no identity map can
+    hand back a stale entry, and the hot path pays for no unit of work.
+    """
+    row = db.session.connection().execute(
+        select(*_table.c, _live().label("live"))
+        .where(_table.c.user_id == user.id, _table.c.client_id == client.id,
+               _table.c.key == key)
+        .with_for_update(of=_table)
     ).first()
     if row is None:
         return None, False
-    return row[0], bool(row[1])
+    return row, bool(row.live)
 
 
 def _snapshot(entry: ClientMetadataEntry) -> dict[str, Any]:
@@ -292,22 +297,19 @@ def _snapshot(entry: ClientMetadataEntry) -> dict[str, Any]:
 
 
 def _insert(user: User, client: OAuth2Client, key: str, value: str,
-            expires_at: datetime | None) -> ClientMetadataEntry | None:
+            expires_at: datetime | None) -> Any | None:
     """Insert unless the key appeared meanwhile (a writer that bypassed the lock): then None."""
     dialect = db.session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     now = utcnow()
     statement = (
-        insert(_Entry)
+        insert(_table)
         .values(user_id=user.id, client_id=client.id, key=key, value=value,
                 expires_at=expires_at, version=1, created_at=now, updated_at=now)
         .on_conflict_do_nothing(index_elements=["user_id", "client_id", "key"])
-        .returning(_Entry.id)
+        .returning(*_table.c)
     )
-    new_id = db.session.execute(statement).scalar()
-    if new_id is None:
-        return None
-    return db.session.get(_Entry, new_id)
+    return db.session.connection().execute(statement).first()
 
 
 def put_entry(
@@ -339,15 +341,14 @@ def put_entry(
             if entry is None:
                 continue
         else:
-            entry = current
             now = utcnow()
-            entry.value = value
-            entry.expires_at = expires_at
-            entry.version = (entry.version or 0) + 1
-            entry.updated_at = now
-            if not live:
-                entry.created_at = now
-            db.session.flush()
+            revived = {} if live else {"created_at": now}
+            entry = db.session.connection().execute(
+                update(_table).where(_table.c.id == current.id)
+                .values(value=value, expires_at=expires_at, version=(current.version or 0) + 1,
+                        updated_at=now, **revived)
+                .returning(*_table.c)
+            ).one()
         action = "client_metadata.update" if live else "client_metadata.create"
         _record(actor, action, user, client, key, old=old, new=_snapshot(entry))
         return entry, not live
@@ -389,8 +390,7 @@ def delete_entry(
         raise NotFound()
     _check_preconditions(current, if_match, if_none_match)
     old = _snapshot(current)
-    db.session.delete(current)
-    db.session.flush()
+    db.session.connection().execute(delete(_table).where(_table.c.id == current.id))
     _record(actor, "client_metadata.delete", user, client, key, old=old, new=None)
 
 

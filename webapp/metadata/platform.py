@@ -46,6 +46,10 @@ ACTION_PATCH: Final = "platform_metadata.patch"
 ACTION_REPLACE: Final = "platform_metadata.replace"
 ACTION_DELETE: Final = "platform_metadata.delete"
 
+# Writes go through Core on the session's connection: columns in, columns out, no unit of
+# work and no identity map that could hold a stale document.
+_documents = PlatformDocument.__table__
+
 # The tag of "nothing stored"; a stored document's tag always contains a hyphen.
 EMPTY_TAG: Final = "0"
 _INSERT_ATTEMPTS = 5
@@ -188,10 +192,8 @@ def delete_document(
     if not current.exists:
         audit.record(actor, ACTION_DELETE, target_user=user, platform_id=platform.id, changes={})
         return False
-    db.session.execute(
-        delete(PlatformDocument).where(PlatformDocument.id == current.row_id),
-        execution_options={"synchronize_session": False},
-    )
+    db.session.connection().execute(
+        delete(_documents).where(_documents.c.id == current.row_id))
     audit.record(actor, ACTION_DELETE, target_user=user, platform_id=platform.id,
                  changes=audit.diff(current.data, {}))
     db.session.flush()
@@ -238,11 +240,10 @@ def _write(actor, user, platform, action, change, *, if_match=None, if_none_matc
             return current
         check_write(actor, user, platform, current.data, new)
         if current.exists:
-            db.session.execute(
-                update(PlatformDocument)
-                .where(PlatformDocument.id == current.row_id)
-                .values(data=new, version=current.version + 1, updated_at=now),
-                execution_options={"synchronize_session": False},
+            db.session.connection().execute(
+                update(_documents)
+                .where(_documents.c.id == current.row_id)
+                .values(data=new, version=current.version + 1, updated_at=now)
             )
             result = DocumentView(new, current.version + 1, current.created_at, now,
                                   current.row_id)
@@ -293,7 +294,7 @@ def _load(user: User, platform: Platform, *, lock: bool) -> DocumentView:
     ).where(PlatformDocument.user_id == user.id, PlatformDocument.platform_id == platform.id)
     if lock:
         statement = statement.with_for_update()
-    return view_of(db.session.execute(statement).one_or_none())
+    return view_of(db.session.connection().execute(statement).one_or_none())
 
 
 def _same_json(a: Any, b: Any) -> bool:

@@ -77,8 +77,9 @@ def find_access_token(token_string: str) -> OAuth2Token | None:
     )
 
 
-def access_token_usable(now: float):
-    """SQL: the access token is neither revoked nor expired at `now` (seconds since the epoch).
+def access_token_usable(now):
+    """SQL: the access token is neither revoked nor expired at `now` (seconds since the
+    epoch: a number, or a bound parameter).
 
     The same test as authlib's `is_revoked()` and `is_expired()` on the row, for queries
     that authenticate and read in one statement: a rotated refresh token retires its
