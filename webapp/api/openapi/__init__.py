@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 document of both APIs (`/api/openapi.json`) and a readable reference (`/api/docs`).
 
-Written from CONTRACT.md sections 2–4: `parts` holds what both descriptions are made of,
+Written from the contract of both APIs: `parts` holds what both descriptions are made of,
 `per_client` and `platform` describe one API each, and this module assembles the document.
 Every response body either API can give is here as a named example, word for word, and
 tests/api/test_openapi.py replays real requests to prove each answer is one of them. The
