@@ -4,7 +4,7 @@
 PostgreSQL (executemany on SQLite). Then the first page of GET
 /api/core/users/platform-metadata/search/ — the whole request, through the app, as a tenant
 admin — is timed for terms matching about 1% and 50% of the users, values and `key:*`
-alike, and the p95 printed for each set of indexes: the two GIN indexes of migration 0012
+alike, and the p95 printed for each set of indexes: the two GIN indexes of migration 0011
 (jsonb_path_ops on the documents, and their key paths), jsonb_path_ops alone, and none.
 On PostgreSQL the time PostgreSQL itself spends and the plans are printed too.
 """
@@ -35,7 +35,7 @@ GIN = "CREATE INDEX {name} ON platform_documents USING gin ({column})"
 PATH_OPS = GIN.format(name="ix_platform_documents_data_path_gin", column="data jsonb_path_ops")
 KEY_PATHS = GIN.format(name="ix_platform_documents_data_keys_gin",
                        column="metadata_key_paths(data)")
-MIGRATED = "0012: path_ops+keys"
+MIGRATED = "0011: path_ops+keys"
 INDEXES = {  # the index statements of each column of figures
     MIGRATED: [PATH_OPS, KEY_PATHS],
     "jsonb_path_ops only": [PATH_OPS],

@@ -11,7 +11,7 @@ search.
 
 The second half (bench/_metadata_search.py) times the metadata search
 (GET /api/core/users/platform-metadata/search/) among 100,000 users with a 20-key document
-each, with the GIN index of migration 0012, with jsonb_path_ops instead and with none, and
+each, with the GIN index of migration 0011, with jsonb_path_ops instead and with none, and
 prints its plans.
 
     python -m bench search [--users 100000] [--repeat 5] [--part users|metadata]

@@ -4,7 +4,7 @@ Every term becomes one condition on `platform_documents.data`, user text always 
 parameters, never in the SQL:
 
 - PostgreSQL: `path:value` is JSONB containment (`data @> '{"features":{"beta":true}}'`),
-  served by the jsonb_path_ops GIN index of migration 0012. `key:*` and `a.b:*` are, read
+  served by the jsonb_path_ops GIN index of migration 0011. `key:*` and `a.b:*` are, read
   row by row, `data ? 'key'` and `data @? 'strict $."a"."b"'`; looked up, they ask the
   migration's GIN index of `metadata_key_paths(data)` (every path of keys through nested
   objects) for `["a", "b"]`: the same answer (a test holds them to it).

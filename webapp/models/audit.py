@@ -4,7 +4,7 @@ One update is allowed, the erasure of a user (CONTRACT section 10, webapp.accoun
 `user.erase` event names the user, the labels that hold their name may become "(erased)"
 and the values in the changes of events about them may each become "(erased)", the keys
 and the old/new shape staying. Nothing else about any event may change. The PostgreSQL
-trigger (migration 0013) says the same in SQL.
+trigger (migration 0012) says the same in SQL.
 """
 from __future__ import annotations
 

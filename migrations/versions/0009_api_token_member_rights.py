@@ -1,6 +1,6 @@
 """API tokens made by someone other than their user act with member rights only
 
-Revision ID: 0010_api_token_member_rights
+Revision ID: 0009_api_token_member_rights
 Revises: 0008_sqlite_unicode_lower
 Create Date: 2026-11-30 09:30:00
 
@@ -13,7 +13,7 @@ Existing tokens whose creator is known and is not their user are marked.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_api_token_member_rights"
+revision = "0009_api_token_member_rights"
 down_revision = "0008_sqlite_unicode_lower"
 branch_labels = None
 depends_on = None

@@ -1,7 +1,7 @@
 """platforms may have a JSON Schema for their documents
 
-Revision ID: 0011_platform_schemas
-Revises: 0008_sqlite_unicode_lower
+Revision ID: 0010_platform_schemas
+Revises: 0009_api_token_member_rights
 Create Date: 2026-11-30 09:30:00
 
 The schema itself, the hash its compiled form is cached under (read with every platform,
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-revision = "0011_platform_schemas"
-down_revision = "0010_api_token_member_rights"
+revision = "0010_platform_schemas"
+down_revision = "0009_api_token_member_rights"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """GIN indexes for searching platform documents by their content
 
-Revision ID: 0012_metadata_search
-Revises: 0008_sqlite_unicode_lower
+Revision ID: 0011_metadata_search
+Revises: 0010_platform_schemas
 Create Date: 2026-11-30 09:40:00
 
 The metadata search (webapp/metadata/search.py) asks PostgreSQL for containment
@@ -23,8 +23,8 @@ SQLite has no such index: its search reads the platform's documents through the
 """
 from alembic import op
 
-revision = "0012_metadata_search"
-down_revision = "0011_platform_schemas"
+revision = "0011_metadata_search"
+down_revision = "0010_platform_schemas"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """the append-only audit log lets exactly the erasure of a user through
 
-Revision ID: 0013_audit_erasure
-Revises: 0008_sqlite_unicode_lower
+Revision ID: 0012_audit_erasure
+Revises: 0011_metadata_search
 Create Date: 2026-11-30 09:40:00
 
 Erasing a user (CONTRACT section 10) keeps the audit events about them but replaces every
@@ -16,8 +16,8 @@ webapp/models/audit.py applies the same rule on every engine.
 """
 from alembic import op
 
-revision = "0013_audit_erasure"
-down_revision = "0012_metadata_search"
+revision = "0012_audit_erasure"
+down_revision = "0011_metadata_search"
 branch_labels = None
 depends_on = None
 
