@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 import requests
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 
@@ -238,3 +239,28 @@ def counting_statements():
         yield statements
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
+
+
+# --- A client whose requests do not share the test's app context --------------------------
+
+class IsolatedClient(FlaskClient):
+    """Each request in an app context of its own, as in production.
+
+    The `app` fixture keeps one app context open for the whole test, and Flask reuses it
+    for every request of `client`: `g` then carries Flask-Login's user and Flask-WTF's
+    token from one request to the next, which hides bugs (a user made inactive stays
+    signed in; a session cleared at login keeps its old CSRF token). Here every request
+    gets a fresh context and database session; the test's own session commits first so
+    the request sees what the test set up (and SQLite's write lock is free).
+    """
+
+    def open(self, *args, **kwargs):
+        db.session.commit()
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
+@pytest.fixture
+def web(app) -> IsolatedClient:
+    """Like `client`, but every request runs in its own app context (see IsolatedClient)."""
+    return IsolatedClient(app, app.response_class)

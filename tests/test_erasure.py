@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 
-from tests.dashboard.conftest import IsolatedClient, login
+from tests.conftest import IsolatedClient
+from tests.dashboard.conftest import login
 from tests.factories import (
     add_member,
     bearer_token,

@@ -9,7 +9,7 @@ import stat
 
 import pytest
 
-from tests.dashboard.conftest import login, web  # noqa: F401  (fixture)
+from tests.dashboard.conftest import login
 from tests.dashboard.world import World
 from tests.factories import make_user
 from webapp import config as config_module

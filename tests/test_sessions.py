@@ -6,7 +6,8 @@ import time
 
 import itsdangerous.timed
 
-from tests.dashboard.conftest import IsolatedClient, login, logout
+from tests.conftest import IsolatedClient
+from tests.dashboard.conftest import login, logout
 from tests.dashboard.world import person
 from webapp.extensions import db
 

@@ -113,3 +113,11 @@ def caller(app) -> PerClientCaller:
     add_member(platform, user)
     oauth_client, _secret = make_client(platform)
     return PerClientCaller(user, platform, oauth_client, bearer_token(oauth_client, user))
+
+
+@pytest.fixture
+def existing(client, caller):
+    """A stored `theme` = dark, so refused writes can be shown to leave it alone."""
+    response = client.put(f"{METADATA_PATH}/theme", json={"value": "dark"}, headers=caller.headers)
+    assert response.status_code == 201
+    return caller

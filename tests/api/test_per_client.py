@@ -251,13 +251,6 @@ def _assert_refused(client, caller, key, body, field, message, *, status=422):
     assert audit_count() == events
 
 
-@pytest.fixture
-def existing(client, caller):
-    """A stored `theme` = dark, so refused writes can be shown to leave it alone."""
-    assert put(client, caller, "theme", {"value": "dark"}).status_code == 201
-    return caller
-
-
 @pytest.mark.parametrize("body", [{}, {"value": None}, {"value": ""}, {"expires_at": None}])
 def test_value_is_required(client, existing, body):
     _assert_refused(client, existing, "theme", body, "value", "The value field is required.")

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from tests.api.conftest import METADATA_PATH
-from tests.api.test_per_client import _assert_refused, existing, put, stored  # noqa: F401
+from tests.api.test_per_client import _assert_refused, put, stored
 from webapp.timeutil import utcnow
 
 INVALID = "The expires at field must be a valid date."

@@ -1,4 +1,5 @@
-"""Dashboard test helpers: sign in through the real login form, post forms with their CSRF token.
+"""Dashboard test helpers: sign in through the real login form, post forms with their CSRF
+token; and the dashboard tests' fixtures (`tenants`, `world`), found by pytest here.
 
 CSRF protection is on in the test app (as in production), so every POST here carries the
 token a page handed out, the way a browser would. Import the helpers:
@@ -6,9 +7,13 @@ token a page handed out, the way a browser would. Import the helpers:
 """
 from __future__ import annotations
 
+import functools
 import re
 
-from tests.factories import PASSWORD
+import pytest
+
+from tests.dashboard.world import World
+from tests.factories import PASSWORD, add_member, make_client, make_platform, make_user
 
 _CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
@@ -40,13 +45,6 @@ def logout(client):
 
 
 # --- A small world of two tenants, for the user-facing pages (home, search, user page) ---
-
-import functools  # noqa: E402
-
-import pytest  # noqa: E402
-
-from tests.factories import add_member, make_client, make_platform, make_user  # noqa: E402
-
 
 @functools.cache
 def _password_hash() -> str:
@@ -97,32 +95,7 @@ def tenants(app) -> Tenants:
     return Tenants()
 
 
-# --- A client whose requests do not share the test's app context --------------------------
-
-import pytest  # noqa: E402,F811
-from flask.testing import FlaskClient  # noqa: E402
-
-from webapp.extensions import db  # noqa: E402
-
-
-class IsolatedClient(FlaskClient):
-    """Each request in an app context of its own, as in production.
-
-    The `app` fixture keeps one app context open for the whole test, and Flask reuses it
-    for every request of `client`: `g` then carries Flask-Login's user and Flask-WTF's
-    token from one request to the next, which hides bugs (a user made inactive stays
-    signed in; a session cleared at login keeps its old CSRF token). Here every request
-    gets a fresh context and database session; the test's own session commits first so
-    the request sees what the test set up (and SQLite's write lock is free).
-    """
-
-    def open(self, *args, **kwargs):
-        db.session.commit()
-        with self.application.app_context():
-            return super().open(*args, **kwargs)
-
-
 @pytest.fixture
-def web(app) -> IsolatedClient:
-    """Like `client`, but every request runs in its own app context (see IsolatedClient)."""
-    return IsolatedClient(app, app.response_class)
+def world(app) -> World:
+    """Two tenants with every role, their clients and keys (tests/dashboard/world.py)."""
+    return World()

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import select
 
 from tests.dashboard.conftest import login, post_form
-from tests.dashboard.world import world  # noqa: F401  (fixture)
 from webapp.extensions import db
 from webapp.metadata import audit
 from webapp.metadata.audit import Actor

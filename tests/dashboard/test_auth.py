@@ -6,7 +6,8 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.dashboard.conftest import IsolatedClient, csrf_token, login, post_form
+from tests.conftest import IsolatedClient
+from tests.dashboard.conftest import csrf_token, login, post_form
 from tests.dashboard.world import person
 from tests.factories import PASSWORD
 from webapp.extensions import db, limiter

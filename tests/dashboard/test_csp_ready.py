@@ -12,7 +12,6 @@ import pytest
 
 from tests.dashboard.conftest import login, post_form
 from tests.dashboard.test_permissions import pages
-from tests.dashboard.world import world  # noqa: F401  (fixture)
 from webapp.extensions import db
 from webapp.metadata import per_client
 from webapp.metadata import platform as platform_docs

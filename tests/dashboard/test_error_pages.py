@@ -9,8 +9,8 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import text
 
-from tests.dashboard.conftest import IsolatedClient, csrf_token, login, post_form
-from tests.dashboard.world import world  # noqa: F401  (fixture)
+from tests.conftest import IsolatedClient
+from tests.dashboard.conftest import csrf_token, login, post_form
 from webapp.extensions import db
 from webapp.metadata import platform as platform_docs
 

@@ -12,7 +12,8 @@ import threading
 import pytest
 import redis
 
-from tests.dashboard.conftest import IsolatedClient, csrf_token
+from tests.conftest import IsolatedClient
+from tests.dashboard.conftest import csrf_token
 from tests.factories import PASSWORD, make_user
 from webapp.extensions import limiter
 from webapp.jobs.launcher import EmbeddedRedis

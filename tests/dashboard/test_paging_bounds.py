@@ -8,7 +8,6 @@ import re
 import pytest
 
 from tests.dashboard.conftest import login
-from tests.dashboard.world import world  # noqa: F401  (fixture)
 
 ODD_NUMBERS = {
     "superscript two": "²",

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.dashboard.conftest import csrf_token, login
-from tests.dashboard.world import SUPERADMIN_ACTIONS, World, actions, snapshot, world  # noqa: F401
+from tests.dashboard.world import SUPERADMIN_ACTIONS, World, actions, snapshot
 from webapp.extensions import db
 from webapp.metadata import per_client
 from webapp.metadata import platform as platform_docs

@@ -10,8 +10,9 @@ import re
 import pytest
 from sqlalchemy import select
 
-from tests.dashboard.conftest import IsolatedClient, login, post_form
-from tests.dashboard.world import SUPERADMIN_ACTIONS, actions, person, snapshot, world  # noqa: F401
+from tests.conftest import IsolatedClient
+from tests.dashboard.conftest import login, post_form
+from tests.dashboard.world import SUPERADMIN_ACTIONS, actions, person, snapshot
 from tests.factories import FACTORY, add_member, make_client, make_platform
 from webapp import accounts
 from webapp.extensions import db

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.dashboard.conftest import login, post_form
-from tests.dashboard.world import snapshot, world  # noqa: F401  (fixture)
+from tests.dashboard.world import snapshot
 from webapp.extensions import db
 from webapp.models import AuditEvent, Platform, User
 

@@ -10,7 +10,8 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
-from tests.dashboard.conftest import IsolatedClient, csrf_token, login, post_form
+from tests.conftest import IsolatedClient
+from tests.dashboard.conftest import csrf_token, login, post_form
 from tests.factories import make_client_entry
 from webapp.extensions import db
 from webapp.metadata import per_client

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 
-import pytest
 from sqlalchemy import select
 
 from tests.factories import PASSWORD, add_member, make_api_token, make_client, make_platform, make_user
@@ -80,9 +79,6 @@ class World:
         }[name]
 
 
-@pytest.fixture
-def world(app) -> World:
-    return World()
 
 
 def snapshot() -> dict:

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.dashboard.conftest import IsolatedClient, login
+from tests.conftest import IsolatedClient
+from tests.dashboard.conftest import login
 from tests.factories import make_user
 from webapp.extensions import db
 from webapp.jobs.purge import INCOMPLETE, purge_expired
