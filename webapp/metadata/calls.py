@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, and_, false, func, literal, select, true
+from sqlalchemy import ColumnElement, Row, and_, false, func, literal, select, true
 from sqlalchemy.orm import aliased
 
 from webapp.extensions import db
@@ -186,6 +186,7 @@ def platform_call(key: str, platform_key: str | None, username: str | None, *,
     caller_membership, target_membership = aliased(Membership), aliased(Membership)
     document = PlatformDocument
 
+    on_platform: ColumnElement[bool]
     if not platform_key or "\x00" in platform_key:  # PostgreSQL refuses NUL; no key has one
         on_platform = false()
     else:

@@ -29,7 +29,7 @@ from werkzeug.http import parse_etags
 
 from webapp.extensions import db
 from webapp.metadata import audit
-from webapp.metadata.calls import key_order
+from webapp.metadata.calls import ClientRef, UserRef, key_order
 from webapp.metadata.errors import NotFound, PreconditionFailed, ValidationError
 from webapp.models import ClientMetadataEntry, OAuth2Client, User
 from webapp.models.base import UTCDateTime, sql_utcnow
@@ -51,14 +51,14 @@ def _live():
     return _Entry.live()
 
 
-def _of(user: User, client: OAuth2Client):
+def _of(user: User | UserRef, client: OAuth2Client | ClientRef):
     return and_(_Entry.user_id == user.id, _Entry.client_id == client.id)
 
 
 _key_order = key_order
 
 
-def list_entries(user: User, client: OAuth2Client, *,
+def list_entries(user: User | UserRef, client: OAuth2Client | ClientRef, *,
                  prefetched: list | None = None) -> list[ClientMetadataEntry]:
     """The live entries the client keeps for the user, sorted by key.
 
@@ -73,7 +73,7 @@ def list_entries(user: User, client: OAuth2Client, *,
 
 
 def list_entries_by_client(
-    user: User, clients: Iterable[OAuth2Client]
+    user: User | UserRef, clients: Iterable[OAuth2Client]
 ) -> dict[int, list[ClientMetadataEntry]]:
     """The live entries each client keeps for the user, by client id, each list sorted by key.
 
@@ -93,7 +93,7 @@ def list_entries_by_client(
     return by_client
 
 
-def get_entry(user: User, client: OAuth2Client, key: str, *,
+def get_entry(user: User | UserRef, client: OAuth2Client | ClientRef, key: str, *,
               prefetched: list | None = None) -> ClientMetadataEntry:
     """The live entry, or NotFound (an expired or malformed key is the same as a missing one).
 
@@ -115,7 +115,7 @@ def get_entry(user: User, client: OAuth2Client, key: str, *,
     return entry
 
 
-def count_live(user: User, client: OAuth2Client) -> int:
+def count_live(user: User | UserRef, client: OAuth2Client | ClientRef) -> int:
     return db.session.scalar(
         select(func.count()).select_from(_Entry).where(_of(user, client), _live())
     ) or 0
@@ -257,7 +257,7 @@ def _check_preconditions(current: ClientMetadataEntry | None, if_match: str | No
 
 # --- writing -----------------------------------------------------------------------------
 
-def _lock(user: User, client: OAuth2Client) -> None:
+def _lock(user: User | UserRef, client: OAuth2Client | ClientRef) -> None:
     """Serialize writers of one (user, client) until the transaction ends (PostgreSQL).
 
     SQLite needs nothing: every transaction there already holds the write lock.
@@ -274,7 +274,8 @@ def lock_id(user_id: int, client_id: int) -> int:
     return int.from_bytes(digest.digest(), "big", signed=True)
 
 
-def _locked_row(user: User, client: OAuth2Client, key: str) -> tuple[ClientMetadataEntry | None, bool]:
+def _locked_row(user: User | UserRef, client: OAuth2Client | ClientRef,
+                key: str) -> tuple[ClientMetadataEntry | None, bool]:
     """The stored row for the key (live or not) locked for update, and whether it is live."""
     row = db.session.execute(
         select(_Entry, _live().label("live"))
@@ -291,7 +292,7 @@ def _snapshot(entry: ClientMetadataEntry) -> dict[str, Any]:
     return {"value": entry.value, "expires_at": iso_z(entry.expires_at)}
 
 
-def _insert(user: User, client: OAuth2Client, key: str, value: str,
+def _insert(user: User | UserRef, client: OAuth2Client | ClientRef, key: str, value: str,
             expires_at: datetime | None) -> ClientMetadataEntry | None:
     """Insert unless the key appeared meanwhile (a writer that bypassed the lock): then None."""
     dialect = db.session.get_bind().dialect.name
@@ -312,8 +313,8 @@ def _insert(user: User, client: OAuth2Client, key: str, value: str,
 
 def put_entry(
     actor: audit.Actor,
-    user: User,
-    client: OAuth2Client,
+    user: User | UserRef,
+    client: OAuth2Client | ClientRef,
     key: str,
     fields: Mapping[str, Any],
     if_match: str | None = None,
@@ -333,7 +334,7 @@ def put_entry(
         _check_preconditions(current if live else None, if_match, if_none_match)
         if not live:
             _check_quota(user, client)
-        old = _snapshot(current) if live else None
+        old = _snapshot(current) if live and current is not None else None
         if current is None:
             entry = _insert(user, client, key, value, expires_at)
             if entry is None:
@@ -354,7 +355,7 @@ def put_entry(
     raise RuntimeError("client metadata row kept changing under the lock")
 
 
-def _check_quota(user: User, client: OAuth2Client) -> None:
+def _check_quota(user: User | UserRef, client: OAuth2Client | ClientRef) -> None:
     limit = current_app.config["METADATA_MAX_KEYS"]
     if count_live(user, client) >= limit:
         raise quota_exceeded(limit)
@@ -367,8 +368,8 @@ def quota_exceeded(limit: int) -> ValidationError:
 
 def delete_entry(
     actor: audit.Actor,
-    user: User,
-    client: OAuth2Client,
+    user: User | UserRef,
+    client: OAuth2Client | ClientRef,
     key: str,
     if_match: str | None = None,
     if_none_match: str | None = None,
@@ -383,7 +384,7 @@ def delete_entry(
         raise NotFound()
     _lock(user, client)
     current, live = _locked_row(user, client, key)
-    if not live:
+    if not live or current is None:
         if if_match is not None:
             raise PreconditionFailed()
         raise NotFound()
@@ -394,7 +395,7 @@ def delete_entry(
     _record(actor, "client_metadata.delete", user, client, key, old=old, new=None)
 
 
-def _record(actor: audit.Actor, action: str, user: User, client: OAuth2Client, key: str,
+def _record(actor: audit.Actor, action: str, user: User | UserRef, client: OAuth2Client | ClientRef, key: str,
             *, old: dict | None, new: dict | None) -> None:
     audit.record(actor, action, target_user=user, platform_id=client.platform_id,
                  oauth_client_id=client.id, changes=change_of(key, old, new))
