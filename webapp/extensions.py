@@ -1,5 +1,5 @@
 """Flask extensions, created unbound and bound in create_app (nothing reads app state at import)."""
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -7,7 +7,7 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, Table
 from sqlalchemy.orm import DeclarativeBase
 
 # Stable constraint names so Alembic migrations read the same on SQLite and PostgreSQL.
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
     class Model(Base, _FlaskSQLAlchemyModel):
         __abstract__ = True
+        __table__: ClassVar[Table]  # every model here maps a table, not another selectable
 else:
     Model = db.Model
 

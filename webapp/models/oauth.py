@@ -12,7 +12,7 @@ from authlib.integrations.sqla_oauth2 import (
     OAuth2ClientMixin,
     OAuth2TokenMixin,
 )
-from sqlalchemy import Column, ForeignKey, String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import Model
@@ -26,7 +26,7 @@ class OAuth2Client(Model, OAuth2ClientMixin):
     __tablename__ = "oauth_clients"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    client_id = Column(String(48), unique=True, nullable=False)
+    client_id: Mapped[str] = mapped_column(String(48), unique=True)
     platform_id: Mapped[int] = mapped_column(
         ForeignKey("platforms.id", ondelete="CASCADE"), index=True
     )
