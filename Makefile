@@ -41,9 +41,10 @@ worker: $(VENV)/.installed
 scheduler: $(VENV)/.installed
 	$(PY) -m flask jobs scheduler
 
-## lint: ruff over the code and the tests
+## lint: ruff over the code and the tests, then mypy over webapp/ (mypy.ini)
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check webapp tests bench app.py
+	$(VENV)/bin/mypy webapp
 
 ## bench: load and scale benchmarks (by hand; not part of the test run)
 bench: $(VENV)/.installed-test

@@ -27,7 +27,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     config_module.check(app.config)
     if app.config["PROXY_FIX_HOPS"]:
         hops = app.config["PROXY_FIX_HOPS"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        # Flask's documented way to wrap middleware; its stubs declare wsgi_app a method.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     db.init_app(app)
     import webapp.models  # noqa: F401  (registers every table on db.metadata)

@@ -41,7 +41,7 @@ class NotTenantAdmin(PermissionDenied):
     pass
 
 
-def role_on(user: User, platform: Platform) -> str | None:
+def role_on(user: User, platform: Platform | PlatformRef) -> str | None:
     """The user's role on the platform (`admin` for superadmins), or None for outsiders."""
     if user.is_superadmin:
         return Role.ADMIN.value
@@ -60,11 +60,11 @@ def is_member(user: User, platform: Platform) -> bool:
     ) is not None
 
 
-def is_tenant_admin(user: User, platform: Platform) -> bool:
+def is_tenant_admin(user: User, platform: Platform | PlatformRef) -> bool:
     return role_on(user, platform) == Role.ADMIN.value
 
 
-def is_staff(user: User, platform: Platform) -> bool:
+def is_staff(user: User, platform: Platform | PlatformRef) -> bool:
     """Support or admin on the platform: may view members and edit their metadata."""
     return role_on(user, platform) in STAFF_ROLES
 
@@ -264,7 +264,8 @@ def reachable_platform(call: PlatformCall, platform_key: str | None) -> Platform
     return platform
 
 
-def may_change_protected_keys(user: User, platform: Platform, *, via_dashboard: bool) -> bool:
+def may_change_protected_keys(user: User, platform: Platform | PlatformRef, *,
+                              via_dashboard: bool) -> bool:
     """May this user change protected keys of documents on the platform (CONTRACT 8, check 7)?
 
     In the dashboard its staff may (support included: they edit documents for the tenant);

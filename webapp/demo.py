@@ -7,6 +7,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import exists, select
 
@@ -153,7 +154,7 @@ def reset(actor: audit.Actor) -> DemoCredentials:
         select(OAuth2Client).where(OAuth2Client.platform_id == platform.id).order_by(OAuth2Client.id)
     ) if c.client_name == CLIENT_NAME), None)
     secret = rotate_secret(actor, client) if client is not None else ""
-    token = (issue_access_token(client, alice, client.scope)
+    token: dict[str, Any] = (issue_access_token(client, alice, client.scope)
              if client is not None and alice is not None else {"access_token": "", "expires_in": 0})
     return DemoCredentials(
         platform_key=platform.platform_key,

@@ -108,7 +108,7 @@ def answer(error: HTTPException) -> Response | HTTPException:
     return response
 
 
-def _drf_detail(code: int, description: str) -> str:
+def _drf_detail(code: int, description: str | None) -> str | None:
     return {
         404: "Not found.",
         405: f'Method "{request.method}" not allowed.',
@@ -169,10 +169,6 @@ def rollback_quietly() -> None:
 def _discard_session() -> None:
     try:
         db.session.rollback()
-    except Exception:  # noqa: BLE001
-        pass
-    try:
-        db.session.invalidate()
     except Exception:  # noqa: BLE001
         pass
     db.session.remove()

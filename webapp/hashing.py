@@ -38,4 +38,6 @@ def hash_token(token: str) -> str:
 
 
 def token_matches(token: str, token_hash: str | None) -> bool:
-    return bool(token_hash) and hmac.compare_digest(hash_token(token), token_hash)
+    if not token_hash:
+        return False
+    return hmac.compare_digest(hash_token(token), token_hash)

@@ -5,7 +5,7 @@ import functools
 import getpass
 import json
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 import click
 
@@ -25,7 +25,7 @@ def emit(as_json: bool, payload: dict[str, Any], text: str) -> None:
     click.echo(json.dumps(payload) if as_json else text)
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     click.echo(f"Error: {message}", err=True)
     sys.exit(1)
 

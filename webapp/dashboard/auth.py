@@ -124,7 +124,8 @@ def asking_application(next_url: str | None) -> OAuth2Client | None:
     if not client_id or len(client_id) > 48:
         return None
     client = db.session.scalar(select(OAuth2Client).where(OAuth2Client.client_id == client_id))
-    redirect_uri = (query.get("redirect_uri") or [None])[0]
+    redirect_uris = query.get("redirect_uri")
+    redirect_uri = redirect_uris[0] if redirect_uris else None
     if client is None or (redirect_uri is not None and redirect_uri not in client.redirect_uris):
         return None
     return client

@@ -119,12 +119,12 @@ def render_user_page(user: User, *, status: int = 200, draft: drafts.Draft | Non
     platforms = access.staff_platforms_of(current_user, user)
     clients_by_platform: dict[int, list[OAuth2Client]] = {}
     if platforms:
-        clients = db.session.scalars(
+        stored_clients = db.session.scalars(
             select(OAuth2Client)
             .where(OAuth2Client.platform_id.in_([p.id for p in platforms]))
             .order_by(OAuth2Client.id)
         )
-        for client in clients:
+        for client in stored_clients:
             clients_by_platform.setdefault(client.platform_id, []).append(client)
     entries_by_client = per_client.list_entries_by_client(
         user, [client for clients in clients_by_platform.values() for client in clients]

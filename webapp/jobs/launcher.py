@@ -59,6 +59,7 @@ class EmbeddedRedis:
             start_new_session=True,  # Ctrl-C stops the others first; we stop it last
             preexec_fn=_die_with_parent,
         )
+        assert self.process.stderr is not None  # stderr=PIPE
         deadline = time.monotonic() + 10
         while not answers(self.url):
             if self.process.poll() is not None or time.monotonic() > deadline:

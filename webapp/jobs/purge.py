@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from flask import Flask, current_app
 from redis import Redis
@@ -22,10 +23,17 @@ from rq.executions import Execution
 from rq.job import Job, JobStatus, parse_job_id
 from rq.registry import StartedJobRegistry
 from rq.utils import as_text
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import CursorResult, delete, func, or_, select, update
 
 from webapp.extensions import db
-from webapp.jobs.queue import describe_error, get_queue, job_id, key, redis_connection
+from webapp.jobs.queue import (
+    current_app_object,
+    describe_error,
+    get_queue,
+    job_id,
+    key,
+    redis_connection,
+)
 from webapp.models.jobs import PurgeRun
 from webapp.models.metadata import ClientMetadataEntry
 from webapp.timeutil import utcnow
@@ -133,7 +141,7 @@ def _delete_batch(size: int) -> int:
     if db.session.get_bind().dialect.name == "postgresql":
         picked = picked.with_for_update(skip_locked=True)
     result = db.session.execute(delete(_entries).where(_entries.c.id.in_(picked), expired))
-    return result.rowcount
+    return cast("CursorResult[Any]", result).rowcount
 
 
 def _finish(run_id: int, outcome: str, error: str | None) -> None:
@@ -173,7 +181,7 @@ def abandon_stale_runs() -> int:
         .values(outcome="failed", error=ABANDONED, finished_at=utcnow())
     )
     db.session.commit()
-    return result.rowcount
+    return cast("CursorResult[Any]", result).rowcount
 
 
 def last_run() -> PurgeRunView | None:
@@ -219,7 +227,7 @@ def enqueue_purge(*, enqueued_by: str, app: Flask | None = None,
     take a short Redis lock to make check-then-enqueue atomic; `unique=True` backs it up.
     Raises redis errors when Redis is unreachable: callers decide how to report that.
     """
-    app = app if app is not None else current_app._get_current_object()
+    app = app if app is not None else current_app_object()
     connection = connection or redis_connection(app)
     queue = get_queue(QUEUE, app, connection)
     jid = purge_job_id(app)
@@ -287,7 +295,8 @@ def _discard(job: Job, queue: Queue) -> None:
     connection = queue.connection
     intermediate = queue.intermediate_queue
     registry = job.execution_registry
-    execution_ids = [as_text(member) for member in connection.zrange(registry.key, 0, -1)]
+    members = cast("list[bytes]", connection.zrange(registry.key, 0, -1))
+    execution_ids = [as_text(member) for member in members]
     with connection.pipeline() as pipeline:
         pipeline.lrem(intermediate.key, 0, job.id)
         pipeline.delete(intermediate.get_first_seen_key(job.id))

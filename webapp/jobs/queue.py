@@ -10,6 +10,7 @@ import re
 import socket
 import time
 import uuid
+from typing import cast
 from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, current_app
@@ -17,6 +18,7 @@ from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue
+from werkzeug.local import LocalProxy
 
 #: Every queue this app uses; the worker listens on all of them, first one first.
 QUEUES: tuple[str, ...] = ("maintenance",)
@@ -25,8 +27,13 @@ QUEUES: tuple[str, ...] = ("maintenance",)
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
+def current_app_object() -> Flask:
+    """The application behind the `current_app` proxy, to keep beyond the app context."""
+    return cast("LocalProxy[Flask]", current_app)._get_current_object()
+
+
 def _app(app: Flask | None) -> Flask:
-    return app if app is not None else current_app._get_current_object()
+    return app if app is not None else current_app_object()
 
 
 def redis_connection(app: Flask | None = None) -> Redis:

@@ -11,7 +11,7 @@ import logging
 import os
 import time
 
-from flask import Flask, current_app, has_app_context
+from flask import Flask, has_app_context
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Worker
@@ -21,6 +21,7 @@ from rq.exceptions import StopRequested
 from webapp.jobs.queue import (
     REDIS_DOWN,
     all_queues,
+    current_app_object,
     describe,
     describe_error,
     process_name,
@@ -61,7 +62,7 @@ def job_app() -> Flask:
     if _bound_app is not None:
         return _bound_app
     if has_app_context():
-        return current_app._get_current_object()
+        return current_app_object()
     from webapp import create_app
 
     _bound_app = create_app()

@@ -11,6 +11,7 @@ from sqlalchemy import Select, and_, or_, select
 
 from webapp import access
 from webapp.extensions import db
+from webapp.metadata.calls import UserRef
 from webapp.models import ApiToken, AuditEvent, OAuth2Client, Platform, User
 
 # Marks "this key did not exist" in a change, distinct from a stored null.
@@ -22,7 +23,7 @@ class Actor:
     """The acting party of a write, passed down from the view, command or job."""
 
     via: str  # "api:per-client", "api:platform", "dashboard", "cli", "job"
-    user: User | None = None
+    user: User | UserRef | None = None
     api_token_id: int | None = None
     oauth_client_id: int | None = None
     label: str | None = None
@@ -64,7 +65,7 @@ def record(
     actor: Actor,
     action: str,
     *,
-    target_user: User | None = None,
+    target_user: User | UserRef | None = None,
     platform_id: int | None = None,
     oauth_client_id: int | None = None,
     changes: dict[str, Any] | None = None,
@@ -81,7 +82,7 @@ def event_values(
     actor: Actor,
     action: str,
     *,
-    target_user: User | None = None,
+    target_user: User | UserRef | None = None,
     platform_id: int | None = None,
     oauth_client_id: int | None = None,
     changes: dict[str, Any] | None = None,
@@ -142,6 +143,7 @@ def events_query(
         if platform_ids is not None:
             wanted = set(platform_ids)
             allowed = wanted if allowed is None else allowed & wanted
+        assert allowed is not None  # scope or platform_ids, or both, gave it
         query = query.where(_on_platforms(sorted(allowed)))
     if target_user_id is not None:
         query = query.where(AuditEvent.target_user_id == target_user_id)
@@ -216,13 +218,13 @@ def describe_events(events: list[AuditEvent]) -> list[EventRow]:
     platform_ids = {e.platform_id for e in events if e.platform_id is not None}
     client_ids = {e.oauth_client_id for e in events if e.oauth_client_id is not None}
     token_ids = {e.api_token_id for e in events if e.api_token_id is not None}
-    platforms = dict(db.session.execute(
+    platforms: dict[int | None, str] = dict(db.session.execute(
         select(Platform.id, Platform.platform_key).where(Platform.id.in_(platform_ids))
     ).all()) if platform_ids else {}
-    clients = {c.id: c.client_name for c in db.session.scalars(
+    clients: dict[int | None, str] = {c.id: c.client_name for c in db.session.scalars(
         select(OAuth2Client).where(OAuth2Client.id.in_(client_ids))
     )} if client_ids else {}
-    tokens = dict(db.session.execute(
+    tokens: dict[int | None, str] = dict(db.session.execute(
         select(ApiToken.id, ApiToken.prefix).where(ApiToken.id.in_(token_ids))
     ).all()) if token_ids else {}
     return [

@@ -88,7 +88,9 @@ def insert_rows(table: Table, rows: list[dict[str, Any]], now: datetime) -> None
         for i in positions:
             value[i] = Jsonb(value[i])
     columns = ", ".join(f'"{name}"' for name in names)
-    cursor = connection.connection.dbapi_connection.cursor()
+    driver_connection = connection.connection.dbapi_connection
+    assert driver_connection is not None  # a checked-out connection has one
+    cursor = driver_connection.cursor()
     with cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
         for value in values:
             copy.write_row(value)
@@ -103,7 +105,7 @@ class EntryWrite:
 
     user: User
     client: OAuth2Client
-    key: str
+    key: Any  # as sent (an import line): put_entries validates it, a str from then on
     fields: Mapping[str, Any]
 
 
@@ -147,7 +149,7 @@ def put_entries(actor: audit.Actor, items: Sequence[EntryWrite]) -> list[str | N
             continue
         new = _Stored(id=current.id if current else None, value=value, expires_at=expires_at,
                       version=(current.version + 1) if current else 1,
-                      created_at=current.created_at if live else now,
+                      created_at=current.created_at if live and current is not None else now,
                       live=expires_at is None or expires_at > now)
         if not live:
             counts[pair] = counts.get(pair, 0) + 1
@@ -156,7 +158,8 @@ def put_entries(actor: audit.Actor, items: Sequence[EntryWrite]) -> list[str | N
             actor, "client_metadata.update" if live else "client_metadata.create",
             target_user=item.user, platform_id=item.client.platform_id,
             oauth_client_id=item.client.id,
-            changes=per_client.change_of(item.key, _snapshot(current) if live else None,
+            changes=per_client.change_of(item.key,
+                                         _snapshot(current) if live and current is not None else None,
                                          _snapshot(new))))
     _write_entries(written, now)
     insert_rows(AuditEvent.__table__, events, now)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,7 +126,7 @@ def _bearer(authorization: str | None, entries: str, key: str | None = None) -> 
     )
 
 
-def _read(statement_for, params: dict, *, alone: bool) -> list[Row]:
+def _read(statement_for, params: dict, *, alone: bool) -> Sequence[Row]:
     """Run one of the statements here.
 
     `alone`: the request needs nothing else from the database (a read), so on PostgreSQL

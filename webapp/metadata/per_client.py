@@ -22,14 +22,14 @@ from datetime import datetime, timezone
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, delete, func, literal, select, text, update
+from sqlalchemy import Row, and_, delete, func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from werkzeug.http import parse_etags
 
 from webapp.extensions import db
 from webapp.metadata import audit
-from webapp.metadata.calls import key_order
+from webapp.metadata.calls import ClientRef, UserRef, key_order
 from webapp.metadata.errors import NotFound, PreconditionFailed, ValidationError
 from webapp.models import ClientMetadataEntry, OAuth2Client, User
 from webapp.models.base import UTCDateTime, sql_utcnow
@@ -52,14 +52,14 @@ def _live():
     return _Entry.live()
 
 
-def _of(user: User, client: OAuth2Client):
+def _of(user: User | UserRef, client: OAuth2Client | ClientRef):
     return and_(_Entry.user_id == user.id, _Entry.client_id == client.id)
 
 
 _key_order = key_order
 
 
-def list_entries(user: User, client: OAuth2Client, *,
+def list_entries(user: User | UserRef, client: OAuth2Client | ClientRef, *,
                  prefetched: list | None = None) -> list[ClientMetadataEntry]:
     """The live entries the client keeps for the user, sorted by key.
 
@@ -74,7 +74,7 @@ def list_entries(user: User, client: OAuth2Client, *,
 
 
 def list_entries_by_client(
-    user: User, clients: Iterable[OAuth2Client]
+    user: User | UserRef, clients: Iterable[OAuth2Client]
 ) -> dict[int, list[ClientMetadataEntry]]:
     """The live entries each client keeps for the user, by client id, each list sorted by key.
 
@@ -94,7 +94,7 @@ def list_entries_by_client(
     return by_client
 
 
-def get_entry(user: User, client: OAuth2Client, key: str, *,
+def get_entry(user: User | UserRef, client: OAuth2Client | ClientRef, key: str, *,
               prefetched: list | None = None) -> ClientMetadataEntry:
     """The live entry, or NotFound (an expired or malformed key is the same as a missing one).
 
@@ -116,18 +116,18 @@ def get_entry(user: User, client: OAuth2Client, key: str, *,
     return entry
 
 
-def count_live(user: User, client: OAuth2Client) -> int:
+def count_live(user: User | UserRef, client: OAuth2Client | ClientRef) -> int:
     return db.session.scalar(
         select(func.count()).select_from(_Entry).where(_of(user, client), _live())
     ) or 0
 
 
-def as_resource(entry: ClientMetadataEntry) -> dict[str, Any]:
+def as_resource(entry: ClientMetadataEntry | Row) -> dict[str, Any]:
     """The public shape of an entry, as both the API and the dashboard show it."""
     return {"key": entry.key, "value": entry.value, "expires_at": iso_z(entry.expires_at)}
 
 
-def etag(entry: ClientMetadataEntry) -> str:
+def etag(entry: ClientMetadataEntry | Row) -> str:
     """A quoted strong ETag.
 
     `created_at` joins id and version because SQLite may hand a deleted row's id to the
@@ -258,7 +258,7 @@ def _check_preconditions(current: ClientMetadataEntry | None, if_match: str | No
 
 # --- writing -----------------------------------------------------------------------------
 
-def _lock(user: User, client: OAuth2Client) -> None:
+def _lock(user: User | UserRef, client: OAuth2Client | ClientRef) -> None:
     """Serialize writers of one (user, client) until the transaction ends (PostgreSQL).
 
     SQLite needs nothing: every transaction there already holds the write lock.
@@ -275,7 +275,8 @@ def lock_id(user_id: int, client_id: int) -> int:
     return int.from_bytes(digest.digest(), "big", signed=True)
 
 
-def _locked_row(user: User, client: OAuth2Client, key: str) -> tuple[Any | None, bool]:
+def _locked_row(user: User | UserRef, client: OAuth2Client | ClientRef,
+                key: str) -> tuple[Any | None, bool]:
     """The stored row for the key (live or not) locked for update, and whether it is live.
 
     Rows, not ORM entities: a write reads and writes columns (Core), so no identity map can
@@ -292,11 +293,11 @@ def _locked_row(user: User, client: OAuth2Client, key: str) -> tuple[Any | None,
     return row, bool(row.live)
 
 
-def _snapshot(entry: ClientMetadataEntry) -> dict[str, Any]:
+def _snapshot(entry: ClientMetadataEntry | Row) -> dict[str, Any]:
     return {"value": entry.value, "expires_at": iso_z(entry.expires_at)}
 
 
-def _insert(user: User, client: OAuth2Client, key: str, value: str,
+def _insert(user: User | UserRef, client: OAuth2Client | ClientRef, key: str, value: str,
             expires_at: datetime | None) -> Any | None:
     """Insert unless the key appeared meanwhile (a writer that bypassed the lock): then None."""
     dialect = db.session.get_bind().dialect.name
@@ -314,13 +315,13 @@ def _insert(user: User, client: OAuth2Client, key: str, value: str,
 
 def put_entry(
     actor: audit.Actor,
-    user: User,
-    client: OAuth2Client,
+    user: User | UserRef,
+    client: OAuth2Client | ClientRef,
     key: str,
     fields: Mapping[str, Any],
     if_match: str | None = None,
     if_none_match: str | None = None,
-) -> tuple[ClientMetadataEntry, bool]:
+) -> tuple[ClientMetadataEntry | Row, bool]:
     """Create or replace the whole entry; returns (entry, created).
 
     `fields` is the request body (`value`, optional `expires_at`); omitting `expires_at`
@@ -335,7 +336,7 @@ def put_entry(
         _check_preconditions(current if live else None, if_match, if_none_match)
         if not live:
             _check_quota(user, client)
-        old = _snapshot(current) if live else None
+        old = _snapshot(current) if live and current is not None else None
         if current is None:
             entry = _insert(user, client, key, value, expires_at)
             if entry is None:
@@ -355,7 +356,7 @@ def put_entry(
     raise RuntimeError("client metadata row kept changing under the lock")
 
 
-def _check_quota(user: User, client: OAuth2Client) -> None:
+def _check_quota(user: User | UserRef, client: OAuth2Client | ClientRef) -> None:
     limit = current_app.config["METADATA_MAX_KEYS"]
     if count_live(user, client) >= limit:
         raise quota_exceeded(limit)
@@ -368,8 +369,8 @@ def quota_exceeded(limit: int) -> ValidationError:
 
 def delete_entry(
     actor: audit.Actor,
-    user: User,
-    client: OAuth2Client,
+    user: User | UserRef,
+    client: OAuth2Client | ClientRef,
     key: str,
     if_match: str | None = None,
     if_none_match: str | None = None,
@@ -384,7 +385,7 @@ def delete_entry(
         raise NotFound()
     _lock(user, client)
     current, live = _locked_row(user, client, key)
-    if not live:
+    if not live or current is None:
         if if_match is not None:
             raise PreconditionFailed()
         raise NotFound()
@@ -394,7 +395,7 @@ def delete_entry(
     _record(actor, "client_metadata.delete", user, client, key, old=old, new=None)
 
 
-def _record(actor: audit.Actor, action: str, user: User, client: OAuth2Client, key: str,
+def _record(actor: audit.Actor, action: str, user: User | UserRef, client: OAuth2Client | ClientRef, key: str,
             *, old: dict | None, new: dict | None) -> None:
     audit.record(actor, action, target_user=user, platform_id=client.platform_id,
                  oauth_client_id=client.id, changes=change_of(key, old, new))

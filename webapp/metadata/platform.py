@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
@@ -30,6 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from webapp.extensions import db
 from webapp.metadata import audit, schemas
+from webapp.metadata.calls import PlatformRef, UserRef
 from webapp.metadata.errors import PreconditionFailed
 from webapp.metadata.platform_rules import (  # noqa: F401  (NOT_GIVEN, DocumentValidationError: part of this API)
     NEITHER_FIELD,
@@ -99,7 +100,8 @@ def etag(view: DocumentView) -> str:
 NOT_READ: Final = object()
 
 
-def get_document(user: User, platform: Platform, *, stored: Any = NOT_READ) -> DocumentView:
+def get_document(user: User | UserRef, platform: Platform | PlatformRef, *,
+                 stored: Any = NOT_READ) -> DocumentView:
     """The user's document on the platform; the empty view when nothing is stored.
 
     `stored`: the document row already read with the caller in one statement
@@ -122,8 +124,8 @@ def view_of(row: Any | None) -> DocumentView:
 
 def patch_document(
     actor: audit.Actor,
-    user: User,
-    platform: Platform,
+    user: User | UserRef,
+    platform: Platform | PlatformRef,
     metadata: Any = NOT_GIVEN,
     delete_keys: Any = NOT_GIVEN,
     if_match: str | Iterable[str] | None = None,
@@ -157,8 +159,8 @@ def patch_document(
 
 def replace_document(
     actor: audit.Actor,
-    user: User,
-    platform: Platform,
+    user: User | UserRef,
+    platform: Platform | PlatformRef,
     metadata: Any = NOT_GIVEN,
     if_match: str | Iterable[str] | None = None,
     if_none_match: str | Iterable[str] | None = None,
@@ -178,8 +180,8 @@ def replace_document(
 
 def delete_document(
     actor: audit.Actor,
-    user: User,
-    platform: Platform,
+    user: User | UserRef,
+    platform: Platform | PlatformRef,
     if_match: str | Iterable[str] | None = None,
     if_none_match: str | Iterable[str] | None = None,
 ) -> bool:
@@ -215,7 +217,7 @@ def validate_document(document: Any) -> None:
 # --- the write -------------------------------------------------------------------------
 
 
-def check_write(actor: audit.Actor, user: User, platform: Platform,
+def check_write(actor: audit.Actor, user: User | UserRef, platform: Platform | PlatformRef,
                 old: dict[str, Any], new: dict[str, Any]) -> None:
     """Every rule a document write must pass, given the document before and after it.
 
@@ -261,14 +263,17 @@ def _write(actor, user, platform, action, change, *, if_match=None, if_none_matc
     return result
 
 
-def _insert_if_absent(user: User, platform: Platform, data: dict, now: datetime) -> int | None:
+def _insert_if_absent(user: User | UserRef, platform: Platform | PlatformRef, data: dict,
+                      now: datetime) -> int | None:
     """Insert the row unless one exists; the new id, or None when another insert won.
 
     ON CONFLICT DO NOTHING waits for a concurrent inserter to finish instead of failing,
     so no savepoint or retry on IntegrityError is needed.
     """
     dialect = db.session.get_bind().dialect.name
-    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
+    inserts: dict[str, Callable[[Any], postgresql.Insert | sqlite.Insert]] = {
+        "postgresql": postgresql.insert, "sqlite": sqlite.insert}
+    insert = inserts[dialect]
     statement = (
         insert(PlatformDocument)
         .values(user_id=user.id, platform_id=platform.id, data=data, version=1,
@@ -279,11 +284,11 @@ def _insert_if_absent(user: User, platform: Platform, data: dict, now: datetime)
     return db.session.execute(statement).scalar()
 
 
-def _lock(user: User, platform: Platform) -> DocumentView:
+def _lock(user: User | UserRef, platform: Platform | PlatformRef) -> DocumentView:
     return _load(user, platform, lock=True)
 
 
-def _load(user: User, platform: Platform, *, lock: bool) -> DocumentView:
+def _load(user: User | UserRef, platform: Platform | PlatformRef, *, lock: bool) -> DocumentView:
     """Read columns, not an ORM entity, so a stale object in the session is never reused."""
     statement = select(
         PlatformDocument.id,

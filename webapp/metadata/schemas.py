@@ -38,7 +38,7 @@ from sqlalchemy import select
 from webapp import access
 from webapp.extensions import db
 from webapp.metadata import audit
-from webapp.metadata.calls import PlatformRef
+from webapp.metadata.calls import PlatformRef, UserRef
 from webapp.metadata.errors import PermissionDenied, ValidationError
 from webapp.metadata.platform_rules import DocumentValidationError
 from webapp.models import Platform, PlatformDocument, User
@@ -103,7 +103,8 @@ class CompiledSchema:
 
 def _refuse_retrieval(uri: str):
     """The registry's only way to fetch a resource: it never does."""
-    raise NoSuchResource(ref=uri)
+    # referencing's attrs classes are opaque to mypy (its own `frozen` wrapper): a typing gap.
+    raise NoSuchResource(ref=uri)  # type: ignore[call-arg]
 
 
 def schema_hash(schema: dict[str, Any]) -> str:
@@ -146,7 +147,8 @@ def compile_schema(schema: Any) -> CompiledSchema:
     if schema.get("type") != "object":
         raise InvalidSchema('The schema\'s top level must say "type": "object".')
     resource = Resource.from_contents(schema, default_specification=DRAFT202012)
-    registry = Registry(retrieve=_refuse_retrieval).with_resource(resource.id() or "", resource)
+    registry = Registry(retrieve=_refuse_retrieval).with_resource(  # type: ignore[call-arg]
+        resource.id() or "", resource)  # (referencing's attrs classes: see _refuse_retrieval)
     _check_references(schema, registry.crawl(), resource.id() or "")
     validator = Draft202012Validator(
         schema, registry=registry, format_checker=Draft202012Validator.FORMAT_CHECKER,
@@ -211,7 +213,7 @@ _cache: OrderedDict[tuple[int, str], CompiledSchema] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
-def for_platform(platform: Platform) -> CompiledSchema | None:
+def for_platform(platform: Platform | PlatformRef) -> CompiledSchema | None:
     """The platform's compiled schema, or None; compiled once per content, per process.
 
     Keyed by the hash read with the platform row: no query at all without a schema, one
@@ -247,7 +249,7 @@ def protected_keys(platform: Platform) -> frozenset[str]:
 # --- checks 7 and 8 ----------------------------------------------------------------------
 
 
-def check_write(actor: audit.Actor, user: User, platform: Platform,
+def check_write(actor: audit.Actor, user: User | UserRef, platform: Platform | PlatformRef,
                 old: dict[str, Any], new: dict[str, Any]) -> None:
     """CONTRACT section 8, checks 7 and 8, on a write that would turn `old` into `new`.
 
@@ -270,11 +272,13 @@ def check_write(actor: audit.Actor, user: User, platform: Platform,
         raise SchemaViolation([f"{where}: {message}" for where, message in errors])
 
 
-def _may_change_protected(actor: audit.Actor, platform: Platform) -> bool:
+def _may_change_protected(actor: audit.Actor, platform: Platform | PlatformRef) -> bool:
     if actor.user is None:  # operators: the CLI, an import, a job
         return True
     if actor.admin_rights is not None:
         return actor.admin_rights
+    # Only the APIs act with a bare UserRef, and they always decide admin_rights first.
+    assert isinstance(actor.user, User), "an actor without a User must carry admin_rights"
     return access.may_change_protected_keys(actor.user, platform,
                                             via_dashboard=actor.via == "dashboard")
 

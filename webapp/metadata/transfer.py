@@ -169,8 +169,8 @@ def _parse(number: int, raw: str | bytes, report: ImportReport) -> _Parsed | Non
     if not isinstance(record, dict):
         report.refuse(number, "not a JSON object")
         return None
-    kind = record.get("type")
-    allowed = {DOCUMENT: _DOCUMENT_FIELDS, ENTRY: _ENTRY_FIELDS}.get(kind)
+    fields_of: dict[Any, set[str]] = {DOCUMENT: _DOCUMENT_FIELDS, ENTRY: _ENTRY_FIELDS}
+    allowed = fields_of.get(record.get("type"))
     if allowed is None:
         report.refuse(number, f"type must be {DOCUMENT!r} or {ENTRY!r}")
         return None
@@ -210,11 +210,11 @@ def _run_batch(actor, platform, clients, lines: list[_Parsed], report: ImportRep
             except SQLAlchemyError as error:
                 errors.append("could not be stored: "
                               + type(getattr(error, "orig", None) or error).__name__)
-    for (parsed, _), error in zip(items, errors):
-        if error is None:
+    for (parsed, _), problem in zip(items, errors):
+        if problem is None:
             report.imported += 1
         else:
-            report.refuse(parsed.number, error)
+            report.refuse(parsed.number, problem)
     report.flush()
     if not dry_run:
         db.session.commit()
@@ -256,10 +256,11 @@ def _to_write(record: dict[str, Any], members: dict[str, User], clients: dict[st
     if record["type"] == DOCUMENT:
         return batch.DocumentWrite(user=user, metadata=record.get("metadata", NOT_GIVEN),
                                    updated_at=_updated_at(record.get("updated_at")))
-    client = clients.get(record.get("client_id")) if isinstance(record.get("client_id"), str) else None
+    client_id = record.get("client_id")
+    client = clients.get(client_id) if isinstance(client_id, str) else None
     if client is None:
         raise LineError(f"client_id: {record.get('client_id')!r} is no client of this platform")
-    fields = {name: record[name] for name in ("value", "expires_at") if name in record}
+    fields: dict[str, Any] = {name: record[name] for name in ("value", "expires_at") if name in record}
     return batch.EntryWrite(user=user, client=client, key=record.get("key"), fields=fields)
 
 

@@ -52,7 +52,7 @@ def collect(viewer: User, user: User) -> dict[str, Any]:
     def on_platforms(column):
         return column.in_(platform_ids) if platform_ids is not None else True
 
-    keys = dict(db.session.execute(select(Platform.id, Platform.platform_key)).all())
+    keys: dict[int | None, str] = dict(db.session.execute(select(Platform.id, Platform.platform_key)).all())
     memberships = db.session.scalars(
         select(Membership).where(Membership.user_id == user.id,
                                  on_platforms(Membership.platform_id))
@@ -88,7 +88,7 @@ def collect(viewer: User, user: User) -> dict[str, Any]:
     }
 
 
-def _event(event: AuditEvent, keys: dict[int, str]) -> dict[str, Any]:
+def _event(event: AuditEvent, keys: dict[int | None, str]) -> dict[str, Any]:
     return {"occurred_at": iso_z(event.occurred_at), "action": event.action,
             "actor": event.actor_label, "via": event.via,
             "platform_key": keys.get(event.platform_id), "changes": event.changes,

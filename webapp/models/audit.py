@@ -8,17 +8,18 @@ trigger (migration 0012) says the same in SQL.
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, event, inspect, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from webapp.extensions import db
+from webapp.extensions import Model
 from webapp.models.base import BigId, JSONDocument, UTCDateTime
 from webapp.timeutil import utcnow
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     __tablename__ = "audit_events"
     __table_args__ = (
         Index("ix_audit_events_target_time", "target_user_id", "occurred_at"),
@@ -27,7 +28,7 @@ class AuditEvent(db.Model):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    occurred_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     # Who acted: a user (null for jobs), and labels kept as text so the log survives deletions.
     actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     actor_label: Mapped[str] = mapped_column(String(200))

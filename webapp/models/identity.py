@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 
 from flask_login import UserMixin
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, false, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.extensions import db
+from webapp.extensions import Model, db
 from webapp.hashing import hash_password, verify_password
 from webapp.models.base import JSONDocument, UTCDateTime
 from webapp.timeutil import utcnow
@@ -19,7 +20,7 @@ class Role(str, enum.Enum):
     ADMIN = "admin"
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "users"
     __table_args__ = (
         # Usernames match case-insensitively but are stored as given.
@@ -32,7 +33,7 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(default=True)
     is_superadmin: Mapped[bool] = mapped_column(default=False)
-    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Sessions name the version they were made under; moving it on ends them all.
     session_version: Mapped[int] = mapped_column(default=1, server_default="1")
 
@@ -70,18 +71,18 @@ class User(UserMixin, db.Model):
         return f"<User {self.username}>"
 
 
-class Platform(db.Model):
+class Platform(Model):
     __tablename__ = "platforms"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     platform_key: Mapped[str] = mapped_column(String(63), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The JSON Schema of the platform's documents (webapp.metadata.schemas). Deferred: a
     # write reads only the hash with the platform, and a compiled schema is cached under it.
     document_schema: Mapped[dict | None] = mapped_column(JSONDocument, deferred=True)
     schema_hash: Mapped[str | None] = mapped_column(String(64))
-    schema_updated_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    schema_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     memberships: Mapped[list["Membership"]] = relationship(
         back_populates="platform", cascade="all, delete-orphan"
@@ -97,7 +98,7 @@ class Platform(db.Model):
         return f"<Platform {self.platform_key}>"
 
 
-class Membership(db.Model):
+class Membership(Model):
     __tablename__ = "memberships"
     __table_args__ = (UniqueConstraint("user_id", "platform_id"),)
 
@@ -107,13 +108,13 @@ class Membership(db.Model):
         ForeignKey("platforms.id", ondelete="CASCADE"), index=True
     )
     role: Mapped[str] = mapped_column(String(16), default=Role.MEMBER.value)
-    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="memberships")
     platform: Mapped[Platform] = relationship(back_populates="memberships")
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     """A per-user secret for `Authorization: Token <key>`; only its SHA-256 is stored.
 
     `platform_id` limits the token to one platform (tokens tenant admins issue); null means
@@ -131,10 +132,10 @@ class ApiToken(db.Model):
     # The first characters of the key, to tell tokens apart in lists without revealing them.
     prefix: Mapped[str] = mapped_column(String(12))
     name: Mapped[str | None] = mapped_column(String(100))
-    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    last_used_at: Mapped[object | None] = mapped_column(UTCDateTime)
-    revoked_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Made by someone other than its user (a tenant admin in the dashboard): it acts with
     # member rights only, whatever role its user holds now or later. Kept apart from
     # `created_by_id`, which is cleared when the creator is deleted.

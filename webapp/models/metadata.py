@@ -1,15 +1,17 @@
 """The two shapes of metadata: per-client key/value entries and per-platform documents."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, or_
 from sqlalchemy.orm import Mapped, mapped_column
 
-from webapp.extensions import db
+from webapp.extensions import Model
 from webapp.models.base import BigId, JSONDocument, UTCDateTime, sql_utcnow
 from webapp.timeutil import utcnow
 
 
-class ClientMetadataEntry(db.Model):
+class ClientMetadataEntry(Model):
     """One key of one user under one OAuth client; `expires_at` null means forever."""
 
     __tablename__ = "client_metadata"
@@ -26,10 +28,10 @@ class ClientMetadataEntry(db.Model):
     )
     key: Mapped[str] = mapped_column(String(255))
     value: Mapped[str] = mapped_column(Text)
-    expires_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(default=1)
-    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @staticmethod
     def expired(expires_at=None):
@@ -49,7 +51,7 @@ class ClientMetadataEntry(db.Model):
         return or_(column.is_(None), ~ClientMetadataEntry.expired(column))
 
 
-class PlatformDocument(db.Model):
+class PlatformDocument(Model):
     """One JSON object per (user, platform); `version` drives ETags and optimistic locking."""
 
     __tablename__ = "platform_documents"
@@ -62,5 +64,5 @@ class PlatformDocument(db.Model):
     )
     data: Mapped[dict] = mapped_column(JSONDocument, default=dict)
     version: Mapped[int] = mapped_column(default=1)
-    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

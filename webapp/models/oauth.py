@@ -5,30 +5,32 @@ and `refresh_token` hold SHA-256 hashes (see webapp.hashing).
 """
 from __future__ import annotations
 
+from datetime import datetime
+
 from authlib.integrations.sqla_oauth2 import (
     OAuth2AuthorizationCodeMixin,
     OAuth2ClientMixin,
     OAuth2TokenMixin,
 )
-from sqlalchemy import Column, ForeignKey, String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.extensions import db
+from webapp.extensions import Model
 from webapp.hashing import token_matches
 from webapp.models.base import UTCDateTime
 from webapp.models.identity import Platform, User
 from webapp.timeutil import utcnow
 
 
-class OAuth2Client(db.Model, OAuth2ClientMixin):
+class OAuth2Client(Model, OAuth2ClientMixin):
     __tablename__ = "oauth_clients"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    client_id = Column(String(48), unique=True, nullable=False)
+    client_id: Mapped[str] = mapped_column(String(48), unique=True)
     platform_id: Mapped[int] = mapped_column(
         ForeignKey("platforms.id", ondelete="CASCADE"), index=True
     )
-    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     platform: Mapped[Platform] = relationship()
 
@@ -40,7 +42,7 @@ class OAuth2Client(db.Model, OAuth2ClientMixin):
         return token_matches(client_secret, self.client_secret)
 
 
-class OAuth2AuthorizationCode(db.Model, OAuth2AuthorizationCodeMixin):
+class OAuth2AuthorizationCode(Model, OAuth2AuthorizationCodeMixin):
     __tablename__ = "oauth_authorization_codes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -49,7 +51,7 @@ class OAuth2AuthorizationCode(db.Model, OAuth2AuthorizationCodeMixin):
     user: Mapped[User] = relationship()
 
 
-class OAuth2Token(db.Model, OAuth2TokenMixin):
+class OAuth2Token(Model, OAuth2TokenMixin):
     __tablename__ = "oauth_tokens"
 
     id: Mapped[int] = mapped_column(primary_key=True)

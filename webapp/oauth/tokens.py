@@ -9,9 +9,10 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy import CursorResult, and_, case, or_, select, update
 
 from webapp.extensions import db
 from webapp.hashing import hash_token, new_token
@@ -154,7 +155,7 @@ def claim_refresh_token(token: OAuth2Token) -> bool:
         .execution_options(synchronize_session=False)
     )
     db.session.expire(token)
-    return result.rowcount == 1
+    return cast("CursorResult[Any]", result).rowcount == 1
 
 
 def revoke_access_token(token: OAuth2Token) -> None:
@@ -179,7 +180,7 @@ def revoke_family(family_id: str | None) -> int:
     for obj in list(db.session.identity_map.values()):
         if isinstance(obj, OAuth2Token) and obj.family_id == family_id:
             db.session.expire(obj)
-    return result.rowcount
+    return cast("CursorResult[Any]", result).rowcount
 
 
 def _keep_or(column, now: int):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response as BaseResponse
 
 from webapp import access
 from webapp.extensions import db
@@ -16,7 +17,7 @@ well_known_bp = Blueprint("oauth_well_known", __name__)
 
 
 @bp.route("/authorize", methods=["GET", "POST"])
-def authorize() -> Response:
+def authorize() -> BaseResponse:
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login", next=request.full_path))
     user = current_user._get_current_object()

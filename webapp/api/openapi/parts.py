@@ -3,6 +3,7 @@ with named examples, parameters."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from typing import Any
 
 from webapp.metadata import per_client
@@ -15,7 +16,7 @@ KEY_PATTERN = per_client.KEY_PATTERN.pattern
 LATER = "2099-12-31T23:59:59Z"
 PER_CLIENT_TAG, PLATFORM_TAG = "Per-client metadata", "Platform metadata"
 
-Examples = list[tuple[str, str, Any]]  # (name, summary, value)
+Examples = Sequence[tuple[str, str, Any]]  # (name, summary, value)
 
 
 def _ref(name: str) -> dict:

@@ -169,12 +169,12 @@ def _schema_path(config, errors: dict) -> dict:
 
 def _platform_paths(config) -> dict:
     errors = _platform_errors(config)
-    security = [{"token": []}]
+    security: list[dict[str, list[str]]] = [{"token": []}]
     times = {"created_at": "2024-01-15T10:30:00Z", "updated_at": "2024-01-20T14:45:00Z"}
     person = {"username": "john_doe", "platform_key": "acme-corp"}
     merged = {**person, "metadata": {"language": "en", "theme": "dark"}, **times}
     replaced = {**person, "metadata": {"language": "en", "legacyTheme": "blue"}, **times}
-    empty = {**person, "metadata": {}, "created_at": None, "updated_at": None}
+    empty: dict[str, Any] = {**person, "metadata": {}, "created_at": None, "updated_at": None}
 
     def document(examples: Examples) -> dict:
         return _response("The user's document on the platform.", _ref("PlatformDocument"),
