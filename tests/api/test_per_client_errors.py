@@ -46,7 +46,7 @@ def test_a_failed_write_rolls_back_and_answers_500(client, caller, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("audit store down")
 
-    monkeypatch.setattr(audit, "record", broken)
+    monkeypatch.setattr(audit, "append", broken)  # how the API's writes append their event
     response = client.put(f"{METADATA_PATH}/theme", json={"value": "dark"}, headers=caller.headers)
     assert response.status_code == 500
     assert response.get_json() == {"message": "Server Error"}

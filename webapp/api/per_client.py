@@ -110,12 +110,19 @@ def get_entry(key: str):
 
 @bp.put("/<key>")
 def put_entry(key: str):
-    caller = _authenticate(WRITE)
+    authorization = request.headers.get("Authorization")
+    if per_client.key_is_valid(key):  # the live entry under it is read with the caller
+        call = _checked(calls.bearer_caller_for_put(authorization, key), WRITE)
+        stored = call.entries
+    else:  # refused below (422), after the caller and the body
+        call, stored = _checked(calls.bearer_caller(authorization), WRITE), None
+    caller = Caller(user=call.user, client=call.client)
     body = _json_object()
     entry, created = per_client.put_entry(
         caller.actor, caller.user, caller.client, key, body,
         if_match=request.headers.get("If-Match"),
         if_none_match=request.headers.get("If-None-Match"),
+        prefetched=stored,
     )
     # Shaped before the commit, which expires the entry; reloading it would open a new
     # transaction (a write lock on SQLite) just to answer.

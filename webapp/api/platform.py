@@ -47,7 +47,9 @@ def platform_metadata() -> Response:
     method = request.method
     reading = method in ("GET", "HEAD")  # Flask routes HEAD here too; werkzeug drops the body
     platform_key = request.args.get("platform_key")
-    call = _authenticate(platform_key, request.args.get("username"), with_document=reading)
+    # Reads, PATCH and PUT read the document with the caller; DELETE locks it itself.
+    call = _authenticate(platform_key, request.args.get("username"),
+                         with_document=method != "DELETE", for_write=not reading)
     target = access.platform_target(call, platform_key)
     actor = Actor(via="api:platform", user=call.caller, api_token_id=call.token_id,
                   admin_rights=target.admin)
@@ -67,14 +69,14 @@ def platform_metadata() -> Response:
             actor, target.user, target.platform,
             metadata=body.get("metadata", documents.NOT_GIVEN),
             delete_keys=body.get("delete_keys", documents.NOT_GIVEN),
-            if_match=if_match, if_none_match=if_none_match,
+            if_match=if_match, if_none_match=if_none_match, stored=call.document,
         )
     elif method == "PUT":
         body = _json_body()
         view = documents.replace_document(
             actor, target.user, target.platform,
             metadata=body.get("metadata", documents.NOT_GIVEN),
-            if_match=if_match, if_none_match=if_none_match,
+            if_match=if_match, if_none_match=if_none_match, stored=call.document,
         )
     else:  # pragma: no cover - the route admits no other method
         raise MethodNotAllowed()
@@ -110,7 +112,7 @@ NOT_PROVIDED = "Authentication credentials were not provided."
 
 
 def _authenticate(platform_key: str | None, username: str | None, *,
-                  with_document: bool) -> PlatformCall:
+                  with_document: bool, for_write: bool = False) -> PlatformCall:
     """DRF's TokenAuthentication, with the source document's messages, read in the same
     statement as the platform, the memberships and (for reads) the document.
 
@@ -125,7 +127,8 @@ def _authenticate(platform_key: str | None, username: str | None, *,
         key = parts[1].encode("latin-1").decode("utf-8")
     except UnicodeError:
         raise AuthenticationFailed(NOT_PROVIDED) from None
-    call = calls.platform_call(key, platform_key, username, with_document=with_document)
+    call = calls.platform_call(key, platform_key, username, with_document=with_document,
+                               for_write=for_write)
     if call is None:
         raise AuthenticationFailed("Invalid token.")
     if not call.caller_active:

@@ -95,6 +95,15 @@ def bearer_caller_and_entry(authorization: str | None, key: str) -> BearerCall |
     return _bearer(authorization, ONE_ENTRY, key)
 
 
+def bearer_caller_for_put(authorization: str | None, key: str) -> BearerCall | None:
+    """The caller of a PUT and their live entry under `key`, read in the write's transaction.
+
+    webapp.metadata.per_client.put_entry replaces a live entry read here without reading
+    it again (it checks in the UPDATE that the row is still the one read).
+    """
+    return _bearer(authorization, ONE_ENTRY, key, alone=False)
+
+
 def bearer_caller_and_entries(authorization: str | None) -> BearerCall | None:
     """The caller and every live entry the client keeps for them, sorted by key."""
     return _bearer(authorization, ALL_ENTRIES)
@@ -108,12 +117,15 @@ def bearer_token_string(authorization: str | None) -> str | None:
     return parts[1]
 
 
-def _bearer(authorization: str | None, entries: str, key: str | None = None) -> BearerCall | None:
+def _bearer(authorization: str | None, entries: str, key: str | None = None, *,
+            alone: bool | None = None) -> BearerCall | None:
     token_string = bearer_token_string(authorization)
     if not token_string:
         return None
     params = {"token_hash": hash_token(token_string), "now": time.time(), "key": key}
-    rows = _read(lambda dialect: _bearer_statement(dialect, entries), params, alone=entries != NO_ENTRY)
+    if alone is None:  # a read of entries needs nothing else; the caller of a write does
+        alone = entries != NO_ENTRY
+    rows = _read(lambda dialect: _bearer_statement(dialect, entries), params, alone=alone)
     if not rows:
         return None
     first = rows[0]
@@ -207,11 +219,13 @@ class PlatformCall:
 
 
 def platform_call(key: str, platform_key: str | None, username: str | None, *,
-                  with_document: bool) -> PlatformCall | None:
+                  with_document: bool, for_write: bool = False) -> PlatformCall | None:
     """The call of `Authorization: Token <key>` on `platform_key` for `username`, in one
     statement; None when no unrevoked token has this key ("Invalid token.").
 
-    `with_document`: read the target's document too (reads); writes lock it themselves.
+    `with_document`: read the target's document too. `for_write`: in the write's
+    transaction (a read runs alone); webapp.metadata.platform writes the document read
+    here only if it is still at the version read, else it reads it again under a lock.
     """
     if not key:
         return None
@@ -225,7 +239,7 @@ def platform_call(key: str, platform_key: str | None, username: str | None, *,
     params = {"token_hash": hash_token(key), "platform_key": platform_key or None,
               "username": username}
     rows = _read(lambda dialect: _platform_statement(dialect, with_document, names_someone),
-                 params, alone=with_document)
+                 params, alone=with_document and not for_write)
     if not rows:
         return None
     row = rows[0]

@@ -10,8 +10,10 @@ Writes to one (user, client) are serialized: on PostgreSQL by a transaction-scop
 advisory lock, on SQLite by the BEGIN IMMEDIATE every transaction starts with. Inside
 that critical section "does the key exist, is it live, how many live keys are there"
 cannot change under us, which is what makes "exactly one 201" and the quota hold when
-requests race. Functions here never commit: the caller commits, so the write and its
-audit event land together or not at all.
+requests race. Replacing a live entry, the common write, takes the lock in its UPDATE
+(`_replace_if_unchanged`, a compare-and-set on the version read with the caller).
+Functions here never commit: the caller commits, so the write and its audit event land
+together or not at all.
 """
 from __future__ import annotations
 
@@ -321,6 +323,8 @@ def put_entry(
     fields: Mapping[str, Any],
     if_match: str | None = None,
     if_none_match: str | None = None,
+    *,
+    prefetched: list | None = None,
 ) -> tuple[ClientMetadataEntry | Row, bool]:
     """Create or replace the whole entry; returns (entry, created).
 
@@ -328,8 +332,21 @@ def put_entry(
     clears an earlier expiry. Reviving an expired row is a create: it answers 201 and
     counts against the quota. Raises ValidationError (also for the quota) or
     PreconditionFailed; the caller commits.
+
+    `prefetched`: the live entry under `key` (or none) already read with the caller
+    (webapp.metadata.calls.bearer_caller_for_put). Replacing a live entry, the common
+    write, then costs one UPDATE and the audit event (`_replace_if_unchanged`); a create,
+    a revival, or an entry changed since it was read goes the locked way below.
     """
     value, expires_at = validate(key, fields)
+    if prefetched:
+        current = prefetched[0]
+        _check_preconditions(current, if_match, if_none_match)
+        entry = _replace_if_unchanged(user, client, current, value, expires_at)
+        if entry is not None:
+            _record(actor, "client_metadata.update", user, client, key,
+                    old=_snapshot(current), new=_snapshot(entry))
+            return entry, False
     _lock(user, client)
     for _attempt in range(3):
         current, live = _locked_row(user, client, key)
@@ -354,6 +371,35 @@ def put_entry(
         _record(actor, action, user, client, key, old=old, new=_snapshot(entry))
         return entry, not live
     raise RuntimeError("client metadata row kept changing under the lock")
+
+
+def _replace_if_unchanged(user: User | UserRef, client: OAuth2Client | ClientRef,
+                          current: Any, value: str, expires_at: datetime | None) -> Any | None:
+    """Replace a live entry read without a lock, if it is still live and at the version
+    read (compare-and-set); the new row, or None when it is not.
+
+    One statement: on PostgreSQL the (user, client) advisory lock is taken in it, before
+    the row (a one-time filter, evaluated before any row is read), so every writer still
+    takes the advisory lock first and the row's lock second, and none can deadlock
+    another. The WHERE clause is re-checked on the newest row once a concurrent writer
+    commits, so the preconditions checked and the old value audited are those of the very
+    row replaced; when another write came first nothing is updated, and the caller reads
+    the row again under the lock it already holds.
+    """
+    if current.version is None:
+        return None
+    statement = (
+        update(_table)
+        .where(_table.c.id == current.id, _table.c.version == current.version,
+               _Entry.live(_table.c.expires_at))
+        .values(value=value, expires_at=expires_at, version=current.version + 1,
+                updated_at=utcnow())
+        .returning(*_table.c)
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        lock = func.pg_advisory_xact_lock(lock_id(user.id, client.id))
+        statement = statement.where(select(func.count(lock)).scalar_subquery() == 1)
+    return db.session.connection().execute(statement).first()
 
 
 def _check_quota(user: User | UserRef, client: OAuth2Client | ClientRef) -> None:
@@ -395,9 +441,9 @@ def delete_entry(
     _record(actor, "client_metadata.delete", user, client, key, old=old, new=None)
 
 
-def _record(actor: audit.Actor, action: str, user: User | UserRef, client: OAuth2Client | ClientRef, key: str,
-            *, old: dict | None, new: dict | None) -> None:
-    audit.record(actor, action, target_user=user, platform_id=client.platform_id,
+def _record(actor: audit.Actor, action: str, user: User | UserRef,
+            client: OAuth2Client | ClientRef, key: str, *, old: dict | None, new: dict | None) -> None:
+    audit.append(actor, action, target_user=user, platform_id=client.platform_id,
                  oauth_client_id=client.id, changes=change_of(key, old, new))
 
 

@@ -5,11 +5,12 @@ The platform API and the dashboard's JSON editor both call these functions, so v
 keys: webapp.metadata.schemas), the merge, the atomic write,
 optimistic locking and the audit event are written once, and are usable without HTTP.
 
-Transactions: the functions flush but never commit. A write holds a lock on the document
-row (PostgreSQL `SELECT ... FOR UPDATE`; SQLite's `BEGIN IMMEDIATE` write lock) from the
-moment it reads the old document until the caller commits, so a concurrent write waits
-and then merges into the committed result instead of overwriting it. The caller commits
-on success and rolls back on any error; a refused write has written nothing.
+Transactions: the functions flush but never commit. A write replaces only the version of
+the document it read (compare-and-set in the UPDATE, or an INSERT that does nothing when a
+row appeared meanwhile); when another write came first it reads the row again under a
+lock (PostgreSQL `SELECT ... FOR UPDATE`; SQLite's `BEGIN IMMEDIATE` write lock) and
+merges into the committed result instead of overwriting it. The caller commits on
+success and rolls back on any error; a refused write has written nothing.
 
 Writes that would leave the document exactly as it is (same data, or nothing to delete)
 change nothing stored: no row is created, and the version and `updated_at` stay. They are
@@ -130,12 +131,17 @@ def patch_document(
     delete_keys: Any = NOT_GIVEN,
     if_match: str | Iterable[str] | None = None,
     if_none_match: str | Iterable[str] | None = None,
+    stored: Any = NOT_READ,
 ) -> DocumentView:
     """Remove `delete_keys`, then merge `metadata` in at the top level, atomically.
 
     Merging is shallow: a nested object in `metadata` replaces the stored one whole, and
     a key set to None stores null. Deleting an absent key is not an error. Leave a field
     as NOT_GIVEN to omit it; None means JSON null and is refused, as DRF refuses it.
+
+    `stored`: the document row already read with the caller, unlocked
+    (webapp.metadata.calls.platform_call; None when nothing is stored), which spares the
+    write its own read when the row is still at that version (see `_write`).
     """
     errors: dict[str, Any] = {}
     check_object(errors, "metadata", metadata, required=False)
@@ -154,7 +160,7 @@ def patch_document(
         return new
 
     return _write(actor, user, platform, ACTION_PATCH, change, if_match=if_match,
-                  if_none_match=if_none_match)
+                  if_none_match=if_none_match, stored=stored)
 
 
 def replace_document(
@@ -164,10 +170,12 @@ def replace_document(
     metadata: Any = NOT_GIVEN,
     if_match: str | Iterable[str] | None = None,
     if_none_match: str | Iterable[str] | None = None,
+    stored: Any = NOT_READ,
 ) -> DocumentView:
     """Replace the whole document with `metadata`.
 
-    `if_none_match="*"` creates only: it fails when a document is stored.
+    `if_none_match="*"` creates only: it fails when a document is stored. `stored`: as
+    for `patch_document`.
     """
     errors: dict[str, Any] = {}
     check_object(errors, "metadata", metadata, required=True)
@@ -175,7 +183,7 @@ def replace_document(
         raise DocumentValidationError(errors)
     replacement = dict(metadata)
     return _write(actor, user, platform, ACTION_REPLACE, lambda old: replacement,
-                  if_match=if_match, if_none_match=if_none_match)
+                  if_match=if_match, if_none_match=if_none_match, stored=stored)
 
 
 def delete_document(
@@ -192,11 +200,11 @@ def delete_document(
     current = _lock(user, platform)
     _check_preconditions(current, if_match, if_none_match)
     if not current.exists:
-        audit.record(actor, ACTION_DELETE, target_user=user, platform_id=platform.id, changes={})
+        audit.append(actor, ACTION_DELETE, target_user=user, platform_id=platform.id, changes={})
         return False
     db.session.connection().execute(
         delete(_documents).where(_documents.c.id == current.row_id))
-    audit.record(actor, ACTION_DELETE, target_user=user, platform_id=platform.id,
+    audit.append(actor, ACTION_DELETE, target_user=user, platform_id=platform.id,
                  changes=audit.diff(current.data, {}))
     db.session.flush()
     return True
@@ -230,26 +238,42 @@ def check_write(actor: audit.Actor, user: User | UserRef, platform: Platform | P
 
 
 
-def _write(actor, user, platform, action, change, *, if_match=None, if_none_match=None):
-    """Lock the row (or the right to create it), check preconditions, apply, audit."""
+def _write(actor, user, platform, action, change, *, if_match=None, if_none_match=None,
+           stored=NOT_READ):
+    """Read the row (or its absence), check preconditions, apply, audit.
+
+    The row is read locked (`SELECT ... FOR UPDATE`), or given as `stored`, read unlocked
+    with the caller. Either way the UPDATE only writes the version read (compare-and-set:
+    PostgreSQL re-checks its WHERE clause on the newest row once a concurrent writer
+    commits), and the INSERT only a row that is still absent; when another write came
+    first, nothing is written and the loop reads the row again, locked. So the checks and
+    the audit's old values are always those of the document replaced, and two PATCHes of
+    different keys both survive.
+    """
     for _ in range(_INSERT_ATTEMPTS):
-        current = _lock(user, platform)
+        if stored is NOT_READ:
+            current = _lock(user, platform)
+        else:
+            current, stored = view_of(stored), NOT_READ
         now = utcnow()
         _check_preconditions(current, if_match, if_none_match)
         new = change(current.data)
         if new == current.data and _same_json(new, current.data):
-            audit.record(actor, action, target_user=user, platform_id=platform.id, changes={})
+            audit.append(actor, action, target_user=user, platform_id=platform.id, changes={})
             return current
         check_write(actor, user, platform, current.data, new)
         if current.exists:
-            db.session.connection().execute(
+            written = db.session.connection().execute(
                 update(_documents)
-                .where(_documents.c.id == current.row_id)
+                .where(_documents.c.id == current.row_id,
+                       _documents.c.version == current.version)
                 .values(data=new, version=current.version + 1, updated_at=now)
-            )
-            result = DocumentView(new, current.version + 1, current.created_at, now,
-                                  current.row_id)
-            break
+            ).rowcount
+            if written:
+                result = DocumentView(new, current.version + 1, current.created_at, now,
+                                      current.row_id)
+                break
+            continue  # changed or deleted since it was read: read it again, locked
         row_id = _insert_if_absent(user, platform, new, now)
         if row_id is not None:
             result = DocumentView(new, 1, now, now, row_id)
@@ -257,7 +281,7 @@ def _write(actor, user, platform, action, change, *, if_match=None, if_none_matc
         # Another transaction created the row since we looked: lock it and merge into it.
     else:  # pragma: no cover - needs a row created and deleted again between every try
         raise RuntimeError("could not lock the platform document")
-    audit.record(actor, action, target_user=user, platform_id=platform.id,
+    audit.append(actor, action, target_user=user, platform_id=platform.id,
                  changes=audit.diff(current.data, new))
     db.session.flush()
     return result
