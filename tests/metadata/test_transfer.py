@@ -141,6 +141,8 @@ def bad_lines(world):
         ("{not json", "not a JSON object"),
         ("[1, 2]", "not a JSON object"),
         (json.dumps({**entry, "type": "user"}), "type must be"),
+        (json.dumps({**entry, "type": ["client_entry"]}), "type must be"),
+        (json.dumps({**entry, "type": {"a": 1}}), "type must be"),
         (json.dumps({**entry, "extra": 1}), "unknown field(s): extra"),
         (json.dumps({**entry, "username": ""}), "username: This field is required."),
         (json.dumps({**entry, "username": "stranger"}), "'stranger' is not a member"),

@@ -170,7 +170,8 @@ def _parse(number: int, raw: str | bytes, report: ImportReport) -> _Parsed | Non
         report.refuse(number, "not a JSON object")
         return None
     fields_of: dict[Any, set[str]] = {DOCUMENT: _DOCUMENT_FIELDS, ENTRY: _ENTRY_FIELDS}
-    allowed = fields_of.get(record.get("type"))
+    kind = record.get("type")
+    allowed = fields_of.get(kind) if isinstance(kind, str) else None  # a list is unhashable
     if allowed is None:
         report.refuse(number, f"type must be {DOCUMENT!r} or {ENTRY!r}")
         return None
