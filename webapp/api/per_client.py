@@ -112,7 +112,7 @@ def get_entry(key: str):
 def put_entry(key: str):
     authorization = request.headers.get("Authorization")
     if per_client.key_is_valid(key):  # the live entry under it is read with the caller
-        call = _checked(calls.bearer_caller_for_put(authorization, key), WRITE)
+        call = _checked(calls.bearer_caller_and_entry(authorization, key), WRITE)
         stored = call.entries
     else:  # refused below (422), after the caller and the body
         call, stored = _checked(calls.bearer_caller(authorization), WRITE), None

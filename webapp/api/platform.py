@@ -49,7 +49,7 @@ def platform_metadata() -> Response:
     platform_key = request.args.get("platform_key")
     # Reads, PATCH and PUT read the document with the caller; DELETE locks it itself.
     call = _authenticate(platform_key, request.args.get("username"),
-                         with_document=method != "DELETE", for_write=not reading)
+                         with_document=method != "DELETE")
     target = access.platform_target(call, platform_key)
     actor = Actor(via="api:platform", user=call.caller, api_token_id=call.token_id,
                   admin_rights=target.admin)
@@ -112,7 +112,7 @@ NOT_PROVIDED = "Authentication credentials were not provided."
 
 
 def _authenticate(platform_key: str | None, username: str | None, *,
-                  with_document: bool, for_write: bool = False) -> PlatformCall:
+                  with_document: bool) -> PlatformCall:
     """DRF's TokenAuthentication, with the source document's messages, read in the same
     statement as the platform, the memberships and (for reads) the document.
 
@@ -127,8 +127,7 @@ def _authenticate(platform_key: str | None, username: str | None, *,
         key = parts[1].encode("latin-1").decode("utf-8")
     except UnicodeError:
         raise AuthenticationFailed(NOT_PROVIDED) from None
-    call = calls.platform_call(key, platform_key, username, with_document=with_document,
-                               for_write=for_write)
+    call = calls.platform_call(key, platform_key, username, with_document=with_document)
     if call is None:
         raise AuthenticationFailed("Invalid token.")
     if not call.caller_active:

@@ -7,12 +7,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import g, has_request_context
-from sqlalchemy import Select, and_, insert, or_, select
+from sqlalchemy import Row, Select, and_, insert, literal, or_, select
+from sqlalchemy.sql.dml import ReturningInsert, ReturningUpdate
 
 from webapp import access
 from webapp.extensions import db
 from webapp.metadata.calls import UserRef
+from webapp.metadata.statements import connection_for_one_statement
 from webapp.models import ApiToken, AuditEvent, OAuth2Client, Platform, User
+from webapp.timeutil import utcnow
 
 # Marks "this key did not exist" in a change, distinct from a stored null.
 ABSENT = object()
@@ -98,7 +101,42 @@ def append(
                                     changes=changes))
 
 
-_insert_event = insert(AuditEvent.__table__)
+_events = AuditEvent.__table__
+_insert_event = insert(_events)
+
+
+def write_with_event(
+    statement: ReturningInsert | ReturningUpdate,
+    actor: Actor,
+    action: str,
+    *,
+    target_user: User | UserRef | None = None,
+    platform_id: int | None = None,
+    oauth_client_id: int | None = None,
+    changes: dict[str, Any] | None = None,
+) -> Row | None:
+    """Run a write that RETURNs the row it wrote, and append its event only if it wrote one.
+
+    The write of a row read before, which may find that row changed meanwhile and write
+    nothing (compare-and-set): then no event is appended either, and None comes back.
+    On PostgreSQL the write and its event are one statement, a data-modifying WITH, so
+    they commit together even where the statement runs alone in autocommit
+    (webapp.metadata.statements); on SQLite, two statements in the session's transaction.
+    """
+    values = event_values(actor, action, target_user=target_user, platform_id=platform_id,
+                          oauth_client_id=oauth_client_id, changes=changes)
+    values["occurred_at"] = utcnow()
+    with connection_for_one_statement() as connection:
+        if connection.dialect.name != "postgresql":
+            row = connection.execute(statement).first()
+            if row is not None:
+                connection.execute(_insert_event, values)
+            return row
+        written = statement.cte("written")
+        event = insert(_events).from_select(
+            list(values), select(*(literal(value, _events.c[name].type)
+                                   for name, value in values.items())).select_from(written))
+        return connection.execute(select(written).add_cte(event.cte("event"))).first()
 
 
 def event_values(

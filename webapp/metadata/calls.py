@@ -24,6 +24,7 @@ from sqlalchemy import Float, Row, and_, bindparam, func, select, true
 
 from webapp.extensions import db
 from webapp.hashing import hash_token
+from webapp.metadata.statements import connection_for_one_statement
 from webapp.models import (
     ApiToken,
     ClientMetadataEntry,
@@ -91,17 +92,12 @@ def bearer_caller(authorization: str | None) -> BearerCall | None:
 
 
 def bearer_caller_and_entry(authorization: str | None, key: str) -> BearerCall | None:
-    """The caller and their live entry under `key` (in `entries`, or none)."""
-    return _bearer(authorization, ONE_ENTRY, key)
+    """The caller and their live entry under `key` (in `entries`, or none).
 
-
-def bearer_caller_for_put(authorization: str | None, key: str) -> BearerCall | None:
-    """The caller of a PUT and their live entry under `key`, read in the write's transaction.
-
-    webapp.metadata.per_client.put_entry replaces a live entry read here without reading
-    it again (it checks in the UPDATE that the row is still the one read).
+    Also the read of a PUT: webapp.metadata.per_client.put_entry replaces the entry read
+    here without reading it again (its UPDATE writes only the version read).
     """
-    return _bearer(authorization, ONE_ENTRY, key, alone=False)
+    return _bearer(authorization, ONE_ENTRY, key)
 
 
 def bearer_caller_and_entries(authorization: str | None) -> BearerCall | None:
@@ -117,15 +113,12 @@ def bearer_token_string(authorization: str | None) -> str | None:
     return parts[1]
 
 
-def _bearer(authorization: str | None, entries: str, key: str | None = None, *,
-            alone: bool | None = None) -> BearerCall | None:
+def _bearer(authorization: str | None, entries: str, key: str | None = None) -> BearerCall | None:
     token_string = bearer_token_string(authorization)
     if not token_string:
         return None
     params = {"token_hash": hash_token(token_string), "now": time.time(), "key": key}
-    if alone is None:  # a read of entries needs nothing else; the caller of a write does
-        alone = entries != NO_ENTRY
-    rows = _read(lambda dialect: _bearer_statement(dialect, entries), params, alone=alone)
+    rows = _read(lambda dialect: _bearer_statement(dialect, entries), params)
     if not rows:
         return None
     first = rows[0]
@@ -138,20 +131,14 @@ def _bearer(authorization: str | None, entries: str, key: str | None = None, *,
     )
 
 
-def _read(statement_for, params: dict, *, alone: bool) -> Sequence[Row]:
-    """Run one of the statements here.
+def _read(statement_for, params: dict) -> Sequence[Row]:
+    """Run one of the statements here, alone where it can (webapp.metadata.statements).
 
-    `alone`: the request needs nothing else from the database (a read), so on PostgreSQL
-    the statement runs by itself on a pooled connection in autocommit: one round trip,
-    without BEGIN and ROLLBACK around it (one statement sees one consistent snapshot
-    anyway). Otherwise, and on SQLite (whose transactions are how writes are serialized
-    here), it runs in the request's session, where the write that follows joins it.
+    A write that follows a read here needs no transaction around both: it writes only
+    the version read (compare-and-set) or reads again under a lock.
     """
-    if alone and db.engine.dialect.name == "postgresql":
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            return connection.execute(statement_for(connection.dialect.name), params).all()
-    connection = db.session.connection()
-    return connection.execute(statement_for(connection.dialect.name), params).all()
+    with connection_for_one_statement() as connection:
+        return connection.execute(statement_for(connection.dialect.name), params).all()
 
 
 @functools.cache
@@ -219,13 +206,13 @@ class PlatformCall:
 
 
 def platform_call(key: str, platform_key: str | None, username: str | None, *,
-                  with_document: bool, for_write: bool = False) -> PlatformCall | None:
+                  with_document: bool) -> PlatformCall | None:
     """The call of `Authorization: Token <key>` on `platform_key` for `username`, in one
     statement; None when no unrevoked token has this key ("Invalid token.").
 
-    `with_document`: read the target's document too. `for_write`: in the write's
-    transaction (a read runs alone); webapp.metadata.platform writes the document read
-    here only if it is still at the version read, else it reads it again under a lock.
+    `with_document`: read the target's document too; webapp.metadata.platform writes the
+    document read here only if it is still at the version read, else it reads it again
+    under a lock.
     """
     if not key:
         return None
@@ -239,7 +226,7 @@ def platform_call(key: str, platform_key: str | None, username: str | None, *,
     params = {"token_hash": hash_token(key), "platform_key": platform_key or None,
               "username": username}
     rows = _read(lambda dialect: _platform_statement(dialect, with_document, names_someone),
-                 params, alone=with_document and not for_write)
+                 params)
     if not rows:
         return None
     row = rows[0]

@@ -342,10 +342,8 @@ def put_entry(
     if prefetched:
         current = prefetched[0]
         _check_preconditions(current, if_match, if_none_match)
-        entry = _replace_if_unchanged(user, client, current, value, expires_at)
+        entry = _replace_if_unchanged(actor, user, client, current, value, expires_at)
         if entry is not None:
-            _record(actor, "client_metadata.update", user, client, key,
-                    old=_snapshot(current), new=_snapshot(entry))
             return entry, False
     _lock(user, client)
     for _attempt in range(3):
@@ -373,18 +371,19 @@ def put_entry(
     raise RuntimeError("client metadata row kept changing under the lock")
 
 
-def _replace_if_unchanged(user: User | UserRef, client: OAuth2Client | ClientRef,
-                          current: Any, value: str, expires_at: datetime | None) -> Any | None:
+def _replace_if_unchanged(actor: audit.Actor, user: User | UserRef,
+                          client: OAuth2Client | ClientRef, current: Any, value: str,
+                          expires_at: datetime | None) -> Any | None:
     """Replace a live entry read without a lock, if it is still live and at the version
-    read (compare-and-set); the new row, or None when it is not.
+    read (compare-and-set), and audit it; the new row, or None when it is not.
 
-    One statement: on PostgreSQL the (user, client) advisory lock is taken in it, before
-    the row (a one-time filter, evaluated before any row is read), so every writer still
-    takes the advisory lock first and the row's lock second, and none can deadlock
-    another. The WHERE clause is re-checked on the newest row once a concurrent writer
-    commits, so the preconditions checked and the old value audited are those of the very
-    row replaced; when another write came first nothing is updated, and the caller reads
-    the row again under the lock it already holds.
+    One statement with its audit event (`audit.write_with_event`). On PostgreSQL the
+    (user, client) advisory lock is taken in it, before the row (a one-time filter,
+    evaluated before any row is read), so every writer still takes the advisory lock
+    first and the row's lock second, and none can deadlock another. The WHERE clause is
+    re-checked on the newest row once a concurrent writer commits, so the preconditions
+    checked and the old value audited are those of the very row replaced; when another
+    write came first nothing is written, and the caller reads the row again under a lock.
     """
     if current.version is None:
         return None
@@ -399,7 +398,11 @@ def _replace_if_unchanged(user: User | UserRef, client: OAuth2Client | ClientRef
     if db.session.get_bind().dialect.name == "postgresql":
         lock = func.pg_advisory_xact_lock(lock_id(user.id, client.id))
         statement = statement.where(select(func.count(lock)).scalar_subquery() == 1)
-    return db.session.connection().execute(statement).first()
+    new = {"value": value, "expires_at": iso_z(expires_at)}
+    return audit.write_with_event(
+        statement, actor, "client_metadata.update", target_user=user,
+        platform_id=client.platform_id, oauth_client_id=client.id,
+        changes=change_of(current.key, _snapshot(current), new))
 
 
 def _check_quota(user: User | UserRef, client: OAuth2Client | ClientRef) -> None:

@@ -5,12 +5,15 @@ The platform API and the dashboard's JSON editor both call these functions, so v
 keys: webapp.metadata.schemas), the merge, the atomic write,
 optimistic locking and the audit event are written once, and are usable without HTTP.
 
-Transactions: the functions flush but never commit. A write replaces only the version of
-the document it read (compare-and-set in the UPDATE, or an INSERT that does nothing when a
+Transactions: the functions never commit. A write replaces only the version of the
+document it read (compare-and-set in the UPDATE, or an INSERT that does nothing when a
 row appeared meanwhile); when another write came first it reads the row again under a
 lock (PostgreSQL `SELECT ... FOR UPDATE`; SQLite's `BEGIN IMMEDIATE` write lock) and
 merges into the committed result instead of overwriting it. The caller commits on
-success and rolls back on any error; a refused write has written nothing.
+success and rolls back on any error; a refused write has written nothing. The API's
+common write, of a document it read with the caller, is one statement with its audit
+event, which on PostgreSQL commits by itself when no transaction is open
+(webapp.metadata.statements).
 
 Writes that would leave the document exactly as it is (same data, or nothing to delete)
 change nothing stored: no row is created, and the version and `updated_at` stay. They are
@@ -262,29 +265,27 @@ def _write(actor, user, platform, action, change, *, if_match=None, if_none_matc
             audit.append(actor, action, target_user=user, platform_id=platform.id, changes={})
             return current
         check_write(actor, user, platform, current.data, new)
+        changes = audit.diff(current.data, new)
         if current.exists:
-            written = db.session.connection().execute(
+            written = audit.write_with_event(
                 update(_documents)
                 .where(_documents.c.id == current.row_id,
                        _documents.c.version == current.version)
                 .values(data=new, version=current.version + 1, updated_at=now)
-            ).rowcount
-            if written:
-                result = DocumentView(new, current.version + 1, current.created_at, now,
-                                      current.row_id)
-                break
+                .returning(_documents.c.id),
+                actor, action, target_user=user, platform_id=platform.id, changes=changes)
+            if written is not None:
+                return DocumentView(new, current.version + 1, current.created_at, now,
+                                    current.row_id)
             continue  # changed or deleted since it was read: read it again, locked
         row_id = _insert_if_absent(user, platform, new, now)
         if row_id is not None:
-            result = DocumentView(new, 1, now, now, row_id)
-            break
+            audit.append(actor, action, target_user=user, platform_id=platform.id,
+                         changes=changes)
+            return DocumentView(new, 1, now, now, row_id)
         # Another transaction created the row since we looked: lock it and merge into it.
-    else:  # pragma: no cover - needs a row created and deleted again between every try
-        raise RuntimeError("could not lock the platform document")
-    audit.append(actor, action, target_user=user, platform_id=platform.id,
-                 changes=audit.diff(current.data, new))
-    db.session.flush()
-    return result
+    raise RuntimeError(  # pragma: no cover - a row created and deleted between every try
+        "could not lock the platform document")
 
 
 def _insert_if_absent(user: User | UserRef, platform: Platform | PlatformRef, data: dict,
