@@ -1,13 +1,14 @@
 """Who is acting, and the append-only record of what they changed."""
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from flask import g, has_request_context
-from sqlalchemy import Row, Select, and_, insert, literal, or_, select
+from sqlalchemy import Row, Select, and_, bindparam, insert, or_, select
 from sqlalchemy.sql.dml import ReturningInsert, ReturningUpdate
 
 from webapp import access
@@ -107,6 +108,7 @@ _insert_event = insert(_events)
 
 def write_with_event(
     statement: ReturningInsert | ReturningUpdate,
+    params: dict[str, Any],
     actor: Actor,
     action: str,
     *,
@@ -117,26 +119,24 @@ def write_with_event(
 ) -> Row | None:
     """Run a write that RETURNs the row it wrote, and append its event only if it wrote one.
 
-    The write of a row read before, which may find that row changed meanwhile and write
-    nothing (compare-and-set): then no event is appended either, and None comes back.
-    On PostgreSQL the write and its event are one statement, a data-modifying WITH, so
-    they commit together even where the statement runs alone in autocommit
+    For the write of a row read before, which may find that row changed meanwhile and
+    write nothing (compare-and-set): then no event is appended either, and None comes
+    back. On PostgreSQL the write and its event are one statement, a data-modifying WITH,
+    so they commit together even where it runs alone in autocommit
     (webapp.metadata.statements); on SQLite, two statements in the session's transaction.
+    `statement` is built once with bind parameters (`params`), so a request builds none.
     """
     values = event_values(actor, action, target_user=target_user, platform_id=platform_id,
                           oauth_client_id=oauth_client_id, changes=changes)
     values["occurred_at"] = utcnow()
     with connection_for_one_statement() as connection:
         if connection.dialect.name != "postgresql":
-            row = connection.execute(statement).first()
+            row = connection.execute(statement, params).first()
             if row is not None:
                 connection.execute(_insert_event, values)
             return row
-        written = statement.cte("written")
-        event = insert(_events).from_select(
-            list(values), select(*(literal(value, _events.c[name].type)
-                                   for name, value in values.items())).select_from(written))
-        return connection.execute(select(written).add_cte(event.cte("event"))).first()
+        event_params = {f"event_{name}": value for name, value in values.items()}
+        return connection.execute(_with_event(statement), params | event_params).first()
 
 
 def event_values(
@@ -163,6 +163,19 @@ def event_values(
         "changes": changes or {},
         "request_id": g.get("request_id") if has_request_context() else None,
     }
+
+
+_EVENT_COLUMNS = (*event_values(Actor(via=""), "").keys(), "occurred_at")
+
+
+@functools.cache
+def _with_event(statement: ReturningInsert | ReturningUpdate) -> Select:
+    """`statement`, and the insert of an event for the row it returns, as one statement."""
+    written = statement.cte("written")
+    event = insert(_events).from_select(_EVENT_COLUMNS, select(
+        *(bindparam(f"event_{name}", type_=_events.c[name].type) for name in _EVENT_COLUMNS)
+    ).select_from(written))
+    return select(written).add_cte(event.cte("event"))
 
 
 # --- Reading the log: the dashboard's audit page and the user page's trail ---------------

@@ -17,6 +17,7 @@ together or not at all.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
@@ -24,7 +25,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Row, and_, delete, func, literal, select, text, update
+from sqlalchemy import BigInteger, Row, and_, bindparam, delete, func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from werkzeug.http import parse_etags
@@ -387,22 +388,34 @@ def _replace_if_unchanged(actor: audit.Actor, user: User | UserRef,
     """
     if current.version is None:
         return None
-    statement = (
-        update(_table)
-        .where(_table.c.id == current.id, _table.c.version == current.version,
-               _Entry.live(_table.c.expires_at))
-        .values(value=value, expires_at=expires_at, version=current.version + 1,
-                updated_at=utcnow())
-        .returning(*_table.c)
-    )
-    if db.session.get_bind().dialect.name == "postgresql":
-        lock = func.pg_advisory_xact_lock(lock_id(user.id, client.id))
-        statement = statement.where(select(func.count(lock)).scalar_subquery() == 1)
+    dialect = db.session.get_bind().dialect.name
+    params = {"entry_id": current.id, "version_read": current.version,
+              "new_value": value, "new_expires_at": expires_at,
+              "new_version": current.version + 1, "now": utcnow(),
+              "lock_id": lock_id(user.id, client.id)}
     new = {"value": value, "expires_at": iso_z(expires_at)}
     return audit.write_with_event(
-        statement, actor, "client_metadata.update", target_user=user,
-        platform_id=client.platform_id, oauth_client_id=client.id,
+        _replace_statement(dialect), params, actor, "client_metadata.update",
+        target_user=user, platform_id=client.platform_id, oauth_client_id=client.id,
         changes=change_of(current.key, _snapshot(current), new))
+
+
+@functools.cache
+def _replace_statement(dialect: str):
+    """`_replace_if_unchanged`'s UPDATE, built once per engine (a request only binds it)."""
+    statement = (
+        update(_table)
+        .where(_table.c.id == bindparam("entry_id"),
+               _table.c.version == bindparam("version_read"),
+               _Entry.live(_table.c.expires_at))
+        .values(value=bindparam("new_value"), expires_at=bindparam("new_expires_at"),
+                version=bindparam("new_version"), updated_at=bindparam("now"))
+        .returning(*_table.c)
+    )
+    if dialect == "postgresql":
+        lock = func.pg_advisory_xact_lock(bindparam("lock_id", type_=BigInteger))
+        statement = statement.where(select(func.count(lock)).scalar_subquery() == 1)
+    return statement
 
 
 def _check_quota(user: User | UserRef, client: OAuth2Client | ClientRef) -> None:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from webapp.extensions import db
@@ -268,11 +268,9 @@ def _write(actor, user, platform, action, change, *, if_match=None, if_none_matc
         changes = audit.diff(current.data, new)
         if current.exists:
             written = audit.write_with_event(
-                update(_documents)
-                .where(_documents.c.id == current.row_id,
-                       _documents.c.version == current.version)
-                .values(data=new, version=current.version + 1, updated_at=now)
-                .returning(_documents.c.id),
+                _REPLACE_IF_UNCHANGED,
+                {"row_id": current.row_id, "version_read": current.version, "new_data": new,
+                 "new_version": current.version + 1, "now": now},
                 actor, action, target_user=user, platform_id=platform.id, changes=changes)
             if written is not None:
                 return DocumentView(new, current.version + 1, current.created_at, now,
@@ -286,6 +284,18 @@ def _write(actor, user, platform, action, change, *, if_match=None, if_none_matc
         # Another transaction created the row since we looked: lock it and merge into it.
     raise RuntimeError(  # pragma: no cover - a row created and deleted between every try
         "could not lock the platform document")
+
+
+# The write of a document read before, if it is still at the version read (compare-and-set),
+# built once: a request only binds it.
+_REPLACE_IF_UNCHANGED = (
+    update(_documents)
+    .where(_documents.c.id == bindparam("row_id"),
+           _documents.c.version == bindparam("version_read"))
+    .values(data=bindparam("new_data"), version=bindparam("new_version"),
+            updated_at=bindparam("now"))
+    .returning(_documents.c.id)
+)
 
 
 def _insert_if_absent(user: User | UserRef, platform: Platform | PlatformRef, data: dict,
