@@ -80,3 +80,15 @@ def test_an_idle_session_runs_out(app, monkeypatch):
     monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: now + 2 * lifetime)
 
     assert not is_signed_in(client)
+
+
+def test_the_apis_neither_read_nor_set_the_session_cookie(app):
+    """A signed-in browser's cookie is no credential for the APIs, and they set none."""
+    admin = person("root", superadmin=True)
+    signed_in = browser(app)
+    login(signed_in, admin)
+    for path in ("/api/v2/metadata", "/api/core/users/platform-metadata/?platform_key=any"):
+        response = signed_in.get(path)
+        assert response.status_code == 401, path
+        assert "Set-Cookie" not in response.headers, path
+    assert is_signed_in(signed_in)  # the pages still read it

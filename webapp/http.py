@@ -1,14 +1,17 @@
 """What every request and response shares, whichever part serves it: request ids, security
 headers, database ids in URLs, the body read whole (and its size checked) before anything
-else, and refusing NUL characters in page input.
+else, refusing NUL characters in page input, and the cookie session (none for the APIs).
 """
 from __future__ import annotations
 
 import uuid
 
-from flask import Flask, abort, current_app, g, request
+from flask import Flask, abort, current_app, g, has_request_context, request
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
+
+from webapp.api import PREFIXES as API_PREFIXES
 
 # The ids that appear in URLs (users, clients, tokens) are INTEGER columns: 32 bits on
 # PostgreSQL, which refuses to compare a larger number with them.
@@ -44,6 +47,24 @@ def init_app(app: Flask) -> None:
     app.before_request(_refuse_nul_in_page_input)
     app.after_request(_echo_request_id)
     app.after_request(_security_headers)
+    app.session_interface = SessionInterface()
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, marked Secure whenever the request came over HTTPS.
+
+    The token-authenticated APIs never use it: their requests open no session (no cookie
+    read or signature checked, none ever set; a write to it fails loudly).
+    """
+
+    def get_cookie_secure(self, app) -> bool:
+        configured = super().get_cookie_secure(app)
+        return configured or (has_request_context() and request.is_secure)
+
+    def open_session(self, app, request):
+        if request.path.startswith(API_PREFIXES):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
 
 def _assign_request_id() -> None:

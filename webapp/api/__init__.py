@@ -12,6 +12,8 @@ from webapp.extensions import csrf
 
 PER_CLIENT_PREFIX = "/api/v2/"
 PLATFORM_PREFIX = "/api/core/"
+# The token-authenticated APIs: no cookie session (webapp.http), no caching, JSON errors.
+PREFIXES = (PER_CLIENT_PREFIX, PLATFORM_PREFIX)
 
 
 def init_app(app: Flask) -> None:
@@ -32,7 +34,7 @@ def init_app(app: Flask) -> None:
 
 def _no_store(response):
     """API answers carry people's data: no cache along the way may keep them (§4)."""
-    if request.path.startswith((PER_CLIENT_PREFIX, PLATFORM_PREFIX)):
+    if request.path.startswith(PREFIXES):
         response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -24,14 +24,12 @@ from urllib.parse import parse_qs, urlsplit
 from flask import (
     Blueprint,
     flash,
-    has_request_context,
     redirect,
     render_template,
     request,
     session,
     url_for,
 )
-from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
@@ -43,19 +41,6 @@ from webapp.http import ID_MAX
 from webapp.models import OAuth2Client, User
 
 bp = Blueprint("auth", __name__)
-
-
-class SessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie session, marked Secure whenever the request came over HTTPS."""
-
-    def get_cookie_secure(self, app) -> bool:
-        configured = super().get_cookie_secure(app)
-        return configured or (has_request_context() and request.is_secure)
-
-
-@bp.record_once
-def _use_session_interface(state) -> None:
-    state.app.session_interface = SessionInterface()
 
 
 @login_manager.user_loader
