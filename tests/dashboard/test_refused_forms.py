@@ -13,7 +13,6 @@ from markupsafe import escape
 from tests.dashboard.conftest import login, post_form, refused_page
 from tests.dashboard.test_user_page import isolated_client, other_app_inputs
 from tests.dashboard.world import snapshot
-from tests.factories import add_member
 from webapp.extensions import db
 from webapp.jobs.queue import key, redis_connection
 from webapp.metadata import platform as platform_docs
@@ -131,16 +130,6 @@ def test_a_refused_password_is_never_kept(root, world):
                         SUPERADMIN)
     assert "The password must be at least 12 characters." in page
     assert 'value="short"' not in page and 'value="zed"' in page
-
-
-def test_a_refused_form_on_another_page_of_members_shows_its_message_on_the_row(root, world):
-    """The row forms carry no page number: the message is on the member's row, wherever
-    that row is listed."""
-    add_member(world.acme, world.root, "admin")
-    login(root, world.acme_admin)
-    page = refused_page(root, f"{MEMBERS}/members/{world.root.id}/remove", {}, MEMBERS)
-    row = re.search(rf'<tr id="member-{world.root.id}".*?</tr>', page, re.S).group(0)
-    assert "You cannot change your own membership" in row
 
 
 def test_without_redis_a_refused_platform_form_is_answered_in_place(make_app, world):
