@@ -5,6 +5,7 @@ the login's timing for users without a password.
 from __future__ import annotations
 
 import os
+import re
 import stat
 
 import pytest
@@ -15,6 +16,7 @@ from tests.factories import make_user
 from webapp import config as config_module
 from webapp import create_app
 from webapp.dashboard import auth
+from webapp.http import ID_MAX, digits_up_to
 
 PAGES = ("/login", "/admin/", "/admin/users", "/admin/platforms/acme", "/admin/audit",
          "/admin/users/{alice}")
@@ -61,10 +63,25 @@ def test_https_requests_are_told_to_stay_on_https(client):
     "/admin/platforms/acme/members/{big}/remove", "/admin/platforms/acme/tokens/{big}/revoke",
 ])
 def test_ids_past_the_largest_id_are_not_found_not_a_server_error(signed_in, path):
+    """Whatever the method: a route of the same path that takes other methods (a client's
+    page is GET, its form POST) must not turn the answer into a 405."""
     for big in (2**31, 2**63, 10**30, 10**300):
         url = path.format(big=big)
-        response = signed_in.post(url) if url.endswith(("remove", "revoke")) else signed_in.get(url)
-        assert response.status_code == 404, url
+        assert signed_in.post(url).status_code == 404, url
+        assert signed_in.get(url).status_code == 404, url
+
+
+@pytest.mark.parametrize("limit", [5, 10, 100, 101, 1000, 12345])
+def test_the_id_pattern_matches_exactly_the_numbers_up_to_its_limit(limit):
+    pattern = re.compile(digits_up_to(limit) + r"\Z")
+    assert [n for n in range(limit * 3 + 20) if pattern.match(str(n))] == list(range(limit + 1))
+
+
+def test_the_id_pattern_ends_at_the_largest_id():
+    pattern = re.compile(digits_up_to(ID_MAX) + r"\Z")
+    near = [ID_MAX - 10**k for k in range(10)] + [ID_MAX, ID_MAX + 1, ID_MAX + 10, 2 * ID_MAX,
+                                                   10**10 - 1, 10**10, 2**63]
+    assert [n for n in near if pattern.match(str(n))] == [n for n in near if n <= ID_MAX]
 
 
 def test_the_largest_id_is_just_not_found(signed_in):

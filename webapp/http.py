@@ -30,13 +30,36 @@ CONTENT_SECURITY_POLICY = "; ".join((
 ))
 
 
+def digits_up_to(limit: int) -> str:
+    """A regular expression for the decimal numbers from 0 to `limit` (leading zeros aside).
+
+    E.g. 2147483647: up to 9 digits, or 10 digits beginning [0-1], 20, 21[0-3], ... or
+    2147483647 itself.
+    """
+    digits = str(limit)
+    branches = [rf"\d{{1,{len(digits) - 1}}}"] if len(digits) > 1 else []
+    for at, digit in enumerate(digits):
+        if digit != "0":
+            rest = len(digits) - at - 1
+            branches.append(f"{digits[:at]}[0-{int(digit) - 1}]" + (rf"\d{{{rest}}}" if rest else ""))
+    branches.append(digits)
+    return "(?:" + "|".join(branches) + ")"
+
+
 class IdConverter(IntegerConverter):
     """`<int:…>` in routes is a database id: past the largest id it matches no route (404)
-    instead of overflowing in the database (500)."""
+    instead of overflowing in the database (500).
+
+    The bound is in the pattern, not only in `max`: werkzeug weighs a route's methods before
+    its converters, so a number the pattern matched but `max` refused answered 405 (not 404)
+    where another route of the same path takes other methods (a client's page is GET, its
+    form POST)."""
 
     def __init__(self, map, fixed_digits: int = 0, min: int | None = None,  # noqa: A002
                  max: int | None = ID_MAX, signed: bool = False) -> None:  # noqa: A002
         super().__init__(map, fixed_digits, min, max, signed)
+        if max is not None and not signed and not fixed_digits:
+            self.regex = digits_up_to(max)
 
 
 def init_app(app: Flask) -> None:

@@ -158,6 +158,44 @@ def test_a_tenant_admin_manages_members_clients_and_tokens(page, live_server, wo
     expect(made_here).to_contain_text("revoked")
 
 
+def test_a_refused_form_on_a_platform_page_survives_a_reload(page, live_server, world, screenshot):
+    """Post/redirect/get: the refusal is shown at the page's own address, so reloading it
+    asks nothing, resends nothing and shows the same (never a 405)."""
+    base = live_server
+    sign_in(page, base, "acme-admin")
+    asked: list[str] = []
+    page.on("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.goto(f"{base}/admin/platforms/acme/tokens")
+    page.fill("#username", "ghost <b>bold</b>")
+    page.fill("#name", "typed label")
+    page.get_by_role("button", name="Create token").click()
+    expect(page).to_have_url(re.compile(r"/admin/platforms/acme/tokens\?draft=[\w-]+#new-token$"))
+    message = "Acme Corp has no member named “ghost <b>bold</b>”."
+    for _ in range(2):  # as sent, then after a reload
+        expect(page.locator("#new-token .field-error")).to_have_text(message)  # as text
+        expect(page.locator("#new-token b")).to_have_count(0)
+        expect(page.locator("#username")).to_have_value("ghost <b>bold</b>")
+        expect(page.locator("#name")).to_have_value("typed label")
+        reloaded = page.reload()
+        assert (reloaded.status, reloaded.request.method) == (200, "GET")
+    screenshot(page, "token-refused")
+
+    # The client's settings: refused, reloaded, then corrected and saved.
+    url = f"{base}/admin/platforms/acme/clients/{world['client_id']}"
+    page.goto(url)
+    page.fill("#redirect_uris", "not a uri")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page).to_have_url(re.compile(rf"{re.escape(url)}\?draft=[\w-]+#settings$"))
+    expect(page.locator("#settings")).to_contain_text("is not an absolute http(s) URI")
+    assert page.reload().status == 200
+    expect(page.locator("#redirect_uris")).to_have_value("not a uri")
+    page.fill("#redirect_uris", "https://app.example.test/oauth/callback")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator(".flash-success")).to_have_text("Saved the settings of Acme Mobile.")
+    expect(page).to_have_url(url)
+    assert asked == []
+
+
 def test_the_superadmin_page_and_an_empty_platform(page, live_server, world, screenshot):
     base = live_server
     sign_in(page, base, "root")

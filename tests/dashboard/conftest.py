@@ -1,9 +1,10 @@
 """Dashboard test helpers: sign in through the real login form, post forms with their CSRF
-token; and the dashboard tests' fixtures (`tenants`, `world`), found by pytest here.
+token, follow a refused form to the page that shows it; and the dashboard tests' fixtures
+(`tenants`, `world`), found by pytest here.
 
 CSRF protection is on in the test app (as in production), so every POST here carries the
 token a page handed out, the way a browser would. Import the helpers:
-`from tests.dashboard.conftest import csrf_token, login, post_form`.
+`from tests.dashboard.conftest import csrf_token, login, post_form, refused_page`.
 """
 from __future__ import annotations
 
@@ -31,6 +32,29 @@ def post_form(client, url: str, data: dict | None = None, **kwargs):
     data = dict(data or {})
     data.setdefault("csrf_token", csrf_token(client))
     return client.post(url, data=data, **kwargs)
+
+
+def refused_page(client, url: str, data: dict, page: str | None = None) -> str:
+    """A refused form: the answer sends the browser (303) to the GET address of the form's
+    page (`page`, when given) with its draft; that address shows the form as it was sent,
+    and reloading it shows the same (post/redirect/get). Returns the page shown."""
+    response = post_form(client, url, data)
+    assert response.status_code == 303, response.get_data(as_text=True)[:500]
+    path, _, query = response.headers["Location"].partition("?")
+    assert query.startswith("draft="), response.headers["Location"]
+    if page is not None:
+        assert path == page
+    shown = client.get(response.headers["Location"])
+    assert shown.status_code == 200
+    reloaded = client.get(response.headers["Location"])
+    assert reloaded.status_code == 200
+    text = shown.get_data(as_text=True)
+    assert _without_tokens(reloaded.get_data(as_text=True)) == _without_tokens(text)
+    return text
+
+
+def _without_tokens(page: str) -> str:
+    return re.sub(r'name="csrf_token"[^>]*value="[^"]*"', "", page)
 
 
 def login(client, user, password: str = PASSWORD):

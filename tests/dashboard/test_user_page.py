@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import IsolatedClient
-from tests.dashboard.conftest import csrf_token, login, post_form
+from tests.dashboard.conftest import csrf_token, login, post_form, refused_page
 from tests.factories import make_client_entry
 from webapp.extensions import db
 from webapp.metadata import per_client
@@ -83,26 +83,6 @@ def field_block(page: str, element_id: str) -> str:
     start = max(i for i in starts if i < at)
     end = min((i for i in starts if i > at), default=len(page))
     return page[start:end]
-
-
-def refused_page(client, url: str, data: dict) -> str:
-    """A refused form: the answer sends the browser back to the user page (post/redirect/get),
-    which shows the form as it was sent; reloading that address shows it again."""
-    response = post_form(client, url, data)
-    assert response.status_code == 303
-    location = response.headers["Location"]
-    assert "?draft=" in location
-    page = client.get(location)
-    assert page.status_code == 200
-    reloaded = client.get(location)
-    assert reloaded.status_code == 200
-    shown = page.get_data(as_text=True)
-    assert _without_tokens(reloaded.get_data(as_text=True)) == _without_tokens(shown)
-    return shown
-
-
-def _without_tokens(page: str) -> str:
-    return re.sub(r'name="csrf_token"[^>]*value="[^"]*"', "", page)
 
 
 def add_url(user) -> str:

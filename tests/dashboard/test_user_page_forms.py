@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.dashboard.conftest import login, post_form
+from tests.dashboard.conftest import login, post_form, refused_page
 from tests.dashboard.test_user_page import (
     API,
     add_url,
@@ -14,7 +14,6 @@ from tests.dashboard.test_user_page import (
     isolated_client,
     other_app_inputs,
     page_url,
-    refused_page,
     stored_entries,
     textarea,
 )

@@ -8,13 +8,23 @@ from __future__ import annotations
 import io
 import json
 
-from flask import Response, abort, flash, redirect, render_template, send_file, stream_with_context, url_for
+from flask import (
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    stream_with_context,
+    url_for,
+)
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import StringField
 
 from webapp import access, accounts
-from webapp.dashboard import bp
+from webapp.dashboard import bp, drafts
 from webapp.dashboard.common import admin_required, dashboard_actor, superadmin_required
 from webapp.extensions import db
 from webapp.metadata import transfer, user_data
@@ -71,25 +81,35 @@ def erase_user(user_id: int):
     user = db.session.get(User, user_id)
     if user is None:
         abort(404)
+    if request.method == "GET":
+        return _erase_page(user, drafts.current())
     form = EraseUserForm()
-    error = None
+    if not form.validate_on_submit():  # no or a stale CSRF token (CSRFProtect refuses it first)
+        return _erase_page(user), 400
     if user.id == current_user.id:
-        error = "You cannot erase your own account."
-    elif form.validate_on_submit():
-        typed = (form.confirm_username.data or "").strip()
-        if typed.lower() != user.username.lower():
-            error = f"Type {user.username} exactly to confirm."
-        else:
-            username = user.username
-            accounts.erase_user(dashboard_actor(), user)
-            db.session.commit()
-            flash(f"{username} was erased.", "success")
-            return redirect(url_for("dashboard.users"))
-    status = 422 if error and form.is_submitted() else 200
-    if form.is_submitted() and not form.validate():
-        status = 400  # no or a stale CSRF token: nothing happened
-    return render_template("dashboard/user_erase.html", user=user, form=form,
-                           error=error), status
+        form.form_errors.append(SELF_ERASE)
+    elif (form.confirm_username.data or "").strip().lower() != user.username.lower():
+        form.form_errors.append(f"Type {user.username} exactly to confirm.")
+    else:
+        username = user.username
+        accounts.erase_user(dashboard_actor(), user)
+        db.session.commit()
+        flash(f"{username} was erased.", "success")
+        return redirect(url_for("dashboard.users"))
+    return drafts.refused(drafts.of(ERASE_FORM, form), 422, lambda kept: _erase_page(user, kept),
+                          "dashboard.erase_user", user_id=user.id)
+
+
+SELF_ERASE = "You cannot erase your own account."
+ERASE_FORM = "erase"
+
+
+def _erase_page(user: User, draft: drafts.Draft | None = None) -> str:
+    """The confirmation; after a refusal (drafts.py), what was typed and why."""
+    form = drafts.form_of(draft, ERASE_FORM, EraseUserForm(formdata=None))
+    if user.id == current_user.id and not form.form_errors:
+        form.form_errors.append(SELF_ERASE)
+    return render_template("dashboard/user_erase.html", user=user, form=form)
 
 
 @bp.app_template_global()

@@ -9,7 +9,7 @@ from flask import flash, redirect, render_template, url_for
 from sqlalchemy import select
 
 from webapp import access
-from webapp.dashboard import bp
+from webapp.dashboard import bp, drafts
 from webapp.dashboard.common import apply_errors, dashboard_actor, page_number, platform_admin_view
 from webapp.dashboard.forms import ClientForm, ConfirmForm, RegisterClientForm
 from webapp.extensions import db
@@ -22,15 +22,15 @@ PER_PAGE = 50
 CLIENT_FIELDS = {"redirect_uri": "redirect_uris", "grant_type": "grant_types"}
 
 
-def clients_page(platform: Platform, form: RegisterClientForm | None = None, status: int = 200):
+def clients_page(platform: Platform, draft: drafts.Draft | None = None) -> str:
     listing = db.paginate(
         select(OAuth2Client).where(OAuth2Client.platform_id == platform.id)
         .order_by(OAuth2Client.created_at.desc(), OAuth2Client.id.desc()),
         page=page_number(), per_page=PER_PAGE, error_out=False,
     )
-    html = render_template("dashboard/platform_clients.html", platform=platform, tab="clients",
-                           listing=listing, form=form or RegisterClientForm())
-    return html, status
+    form = drafts.form_of(draft, "register-client", RegisterClientForm(formdata=None))
+    return render_template("dashboard/platform_clients.html", platform=platform, tab="clients",
+                           listing=listing, form=form)
 
 
 def secret_page(platform: Platform, client: OAuth2Client, secret: str | None, rotated: bool):
@@ -42,7 +42,7 @@ def secret_page(platform: Platform, client: OAuth2Client, secret: str | None, ro
 @bp.route("/platforms/<platform_key>/clients")
 @platform_admin_view
 def platform_clients(platform: Platform):
-    return clients_page(platform)
+    return clients_page(platform, drafts.current())
 
 
 @bp.route("/platforms/<platform_key>/clients", methods=["POST"])
@@ -57,30 +57,41 @@ def register_client(platform: Platform):
                 grant_types=list(form.grant_types.data or []) or [""],
             )
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error, CLIENT_FIELDS)
         else:
             db.session.commit()
             return secret_page(platform, registered.client, registered.secret, rotated=False)
-    return clients_page(platform, form=form, status=400)
+    return drafts.refused(drafts.of("register-client", form), 400,
+                          lambda kept: clients_page(platform, kept),
+                          "dashboard.platform_clients", anchor="register",
+                          platform_key=platform.platform_key)
 
 
-def _edit_page(platform: Platform, client: OAuth2Client, form: ClientForm, status: int = 200):
-    html = render_template("dashboard/platform_client.html", platform=platform, tab="clients",
+def _stored_settings(client: OAuth2Client) -> ClientForm:
+    return ClientForm(formdata=None, data={"name": client.client_name,
+                                           "redirect_uris": "\n".join(client.redirect_uris),
+                                           "scope": client.scope.split()})
+
+
+def _edit_page(platform: Platform, client: OAuth2Client, draft: drafts.Draft | None = None) -> str:
+    """A client's settings as stored, or as a refused form (drafts.py) left them."""
+    form = drafts.form_of(draft, f"client:{client.id}", _stored_settings(client))
+    return render_template("dashboard/platform_client.html", platform=platform, tab="clients",
                            client=client, form=form, confirm_form=ConfirmForm())
-    return html, status
+
+
+def _refused_edit(platform: Platform, client: OAuth2Client, form: ClientForm):
+    """Back to the client's page, showing the refused settings and why (drafts.refused)."""
+    return drafts.refused(drafts.of(f"client:{client.id}", form), 400,
+                          lambda kept: _edit_page(platform, client, kept),
+                          "dashboard.platform_client", anchor="settings",
+                          platform_key=platform.platform_key, client_pk=client.id)
 
 
 @bp.route("/platforms/<platform_key>/clients/<int:client_pk>")
 @platform_admin_view
 def platform_client(platform: Platform, client_pk: int):
-    client = access.platform_client(platform, client_pk)
-    form = ClientForm(data={
-        "name": client.client_name,
-        "redirect_uris": "\n".join(client.redirect_uris),
-        "scope": client.scope.split(),
-    })
-    return _edit_page(platform, client, form)
+    return _edit_page(platform, access.platform_client(platform, client_pk), drafts.current())
 
 
 @bp.route("/platforms/<platform_key>/clients/<int:client_pk>", methods=["POST"])
@@ -94,14 +105,13 @@ def update_client(platform: Platform, client_pk: int):
                                         redirect_uris=form.redirect_uri_list(),
                                         scope=form.scope_text())
         except ValidationError as error:
-            db.session.rollback()
             apply_errors(form, error, CLIENT_FIELDS)
         else:
             db.session.commit()
             flash(f"Saved the settings of {client.client_name}.", "success")
             return redirect(url_for("dashboard.platform_client", platform_key=platform.platform_key,
                                     client_pk=client.id))
-    return _edit_page(platform, client, form, status=400)
+    return _refused_edit(platform, client, form)
 
 
 @bp.route("/platforms/<platform_key>/clients/<int:client_pk>/rotate", methods=["POST"])
@@ -114,11 +124,8 @@ def rotate_client_secret(platform: Platform, client_pk: int):
     try:
         secret = oauth_clients.rotate_secret(dashboard_actor(), client)
     except ValidationError as error:
-        db.session.rollback()
-        form = ClientForm(data={"name": client.client_name,
-                                "redirect_uris": "\n".join(client.redirect_uris),
-                                "scope": client.scope.split()})
+        form = _stored_settings(client)  # with the reason above it
         form.form_errors.append(error.message)
-        return _edit_page(platform, client, form, status=400)
+        return _refused_edit(platform, client, form)
     db.session.commit()
     return secret_page(platform, client, secret, rotated=True)

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from webapp import access, accounts
-from webapp.dashboard import bp
+from webapp.dashboard import bp, drafts
 from webapp.dashboard.common import dashboard_actor, page_number, platform_admin_view
 from webapp.dashboard.forms import ConfirmForm, CreateTokenForm
 from webapp.extensions import db
@@ -22,7 +22,7 @@ from webapp.models import ApiToken, Platform
 PER_PAGE = 50
 
 
-def tokens_page(platform: Platform, form: CreateTokenForm | None = None, status: int = 200):
+def tokens_page(platform: Platform, draft: drafts.Draft | None = None) -> str:
     listing = db.paginate(
         select(ApiToken)
         .where(access.platform_tokens_filter(platform))
@@ -30,18 +30,18 @@ def tokens_page(platform: Platform, form: CreateTokenForm | None = None, status:
         .order_by(ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc(), ApiToken.id.desc()),
         page=page_number(), per_page=PER_PAGE, error_out=False,
     )
-    html = render_template("dashboard/platform_tokens.html", platform=platform, tab="tokens",
-                           listing=listing, form=form or CreateTokenForm(),
+    return render_template("dashboard/platform_tokens.html", platform=platform, tab="tokens",
+                           listing=listing,
+                           form=drafts.form_of(draft, "create-token", CreateTokenForm(formdata=None)),
                            confirm_form=ConfirmForm(),
                            may_revoke=lambda token: access.may_revoke_token(current_user, token,
                                                                             platform))
-    return html, status
 
 
 @bp.route("/platforms/<platform_key>/tokens")
 @platform_admin_view
 def platform_tokens(platform: Platform):
-    return tokens_page(platform)
+    return tokens_page(platform, drafts.current())
 
 
 @bp.route("/platforms/<platform_key>/tokens", methods=["POST"])
@@ -68,7 +68,10 @@ def create_token(platform: Platform):
             html = render_template("dashboard/platform_secret.html", platform=platform,
                                    tab="tokens", token=issued.token, key=issued.key)
             return html, 200, {"Cache-Control": "no-store", "Pragma": "no-cache"}
-    return tokens_page(platform, form=form, status=400)
+    return drafts.refused(drafts.of("create-token", form), 400,
+                          lambda kept: tokens_page(platform, kept),
+                          "dashboard.platform_tokens", anchor="new-token",
+                          platform_key=platform.platform_key)
 
 
 @bp.route("/platforms/<platform_key>/tokens/<int:token_id>/revoke", methods=["POST"])

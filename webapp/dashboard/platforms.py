@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import contains_eager
 
 from webapp import access, accounts
-from webapp.dashboard import bp
+from webapp.dashboard import bp, drafts
 from webapp.dashboard.common import (
     apply_errors,
     dashboard_actor,
@@ -51,8 +51,9 @@ def _count_by_platform(column, ids: list[int]) -> dict[int, int]:
     ).all())
 
 
-def members_page(platform: Platform, add_form: AddMemberForm | None = None,
-                 row_errors: dict[int, list[str]] | None = None, status: int = 200):
+def members_page(platform: Platform, draft: drafts.Draft | None = None) -> str:
+    """The members tab; a refused form (drafts.py) shows what was sent and why: the add form,
+    or the message on the member's row."""
     listing = db.paginate(
         select(Membership)
         .join(Membership.user)
@@ -61,23 +62,41 @@ def members_page(platform: Platform, add_form: AddMemberForm | None = None,
         .order_by(func.lower(User.username), User.id),
         page=page_number(), per_page=PER_PAGE, error_out=False,
     )
-    html = render_template(
+    row = draft.extra.get("member") if draft is not None else None  # the row a message is for
+    return render_template(
         "dashboard/platform_members.html",
         platform=platform,
         tab="members",
         listing=listing,
-        add_form=add_form or AddMemberForm(),
+        add_form=drafts.form_of(draft, "add-member", AddMemberForm(formdata=None)),
         confirm_form=ConfirmForm(),
-        row_errors=row_errors or {},
+        row_errors={row: draft.form_errors} if draft is not None and row else {},
         may_change=lambda user: access.may_change_membership(current_user, user),
     )
-    return html, status
 
 
 @bp.route("/platforms/<platform_key>")
 @platform_admin_view
 def platform_detail(platform: Platform):
-    return members_page(platform)
+    return members_page(platform, drafts.current())
+
+
+def _refused(platform: Platform, draft: drafts.Draft, anchor: str):
+    """Back to the members tab, showing the refused form (drafts.refused)."""
+    return drafts.refused(draft, 400, lambda kept: members_page(platform, kept),
+                          "dashboard.platform_detail", anchor=anchor,
+                          platform_key=platform.platform_key)
+
+
+def _refused_row(platform: Platform, member: User, message: str):
+    """A refused change of one member's row (its role or its removal): the message on the row.
+
+    Its role picker offers only valid roles, and no picker or button for a membership the
+    viewer may not change: this answers a page loaded before things changed, or a forged form.
+    """
+    draft = drafts.Draft(form=f"member:{member.id}", data={}, form_errors=[message],
+                         extra={"member": member.id})
+    return _refused(platform, draft, f"member-{member.id}")
 
 
 @bp.route("/platforms/<platform_key>/members", methods=["POST"])
@@ -101,7 +120,6 @@ def add_member(platform: Platform):
             try:
                 accounts.set_membership(dashboard_actor(), platform, user, form.role.data)
             except ValidationError as error:
-                db.session.rollback()
                 apply_errors(form, error)
             else:
                 db.session.commit()
@@ -109,7 +127,7 @@ def add_member(platform: Platform):
                       "success")
                 return redirect(url_for("dashboard.platform_detail",
                                         platform_key=platform.platform_key))
-    return members_page(platform, add_form=form, status=400)
+    return _refused(platform, drafts.of("add-member", form), "add-member")
 
 
 @bp.route("/platforms/<platform_key>/members/<int:user_id>", methods=["POST"])
@@ -117,15 +135,14 @@ def add_member(platform: Platform):
 def change_role(platform: Platform, user_id: int):
     member = access.platform_member(platform, user_id)
     form = RoleForm()
-    if not form.validate_on_submit():
-        return members_page(platform, status=400)
+    if not form.validate_on_submit():  # the CSRF token (CSRFProtect refuses it first): 400
+        return members_page(platform), 400
     if not access.may_change_membership(current_user, member):
-        return members_page(platform, row_errors={member.id: [_SELF_MESSAGE]}, status=400)
+        return _refused_row(platform, member, _SELF_MESSAGE)
     try:
         accounts.set_membership(dashboard_actor(), platform, member, form.role.data)
     except ValidationError as error:
-        db.session.rollback()
-        return members_page(platform, row_errors={member.id: [error.message]}, status=400)
+        return _refused_row(platform, member, error.message)
     db.session.commit()
     flash(f"{member.username} is now {form.role.data} on {platform.name}.", "success")
     return redirect(url_for("dashboard.platform_detail", platform_key=platform.platform_key))
@@ -135,10 +152,10 @@ def change_role(platform: Platform, user_id: int):
 @platform_admin_view
 def remove_member(platform: Platform, user_id: int):
     member = access.platform_member(platform, user_id)
-    if not ConfirmForm().validate_on_submit():
-        return members_page(platform, status=400)
+    if not ConfirmForm().validate_on_submit():  # the CSRF token, as above
+        return members_page(platform), 400
     if not access.may_change_membership(current_user, member):
-        return members_page(platform, row_errors={member.id: [_SELF_MESSAGE]}, status=400)
+        return _refused_row(platform, member, _SELF_MESSAGE)
     accounts.remove_membership(dashboard_actor(), platform, member)
     db.session.commit()
     flash(f"{member.username} is no longer a member of {platform.name}.", "success")

@@ -114,7 +114,7 @@ def _entry_form(client_choices: list[SelectChoice], data: dict) -> EntryForm:
     return form
 
 
-def render_user_page(user: User, *, status: int = 200, draft: drafts.Draft | None = None):
+def render_user_page(user: User, *, draft: drafts.Draft | None = None) -> str:
     """The whole page; the forms a draft names show what was sent and why it was refused."""
     platforms = access.staff_platforms_of(current_user, user)
     clients_by_platform: dict[int, list[OAuth2Client]] = {}
@@ -147,23 +147,19 @@ def render_user_page(user: User, *, status: int = 200, draft: drafts.Draft | Non
             else:
                 section.keyless.append(client)
         if clients:
-            section.add_form = _entry_form(choices, {"client": choices[0].value})
-            if draft is not None and draft.form == f"add:{platform.platform_key}":
-                draft.fill(section.add_form)
+            section.add_form = drafts.form_of(draft, f"add:{platform.platform_key}",
+                                              _entry_form(choices, {"client": choices[0].value}))
         section.protected, section.stored_problems = _schema_notes(platform,
                                                                    section.document.stored)
         sections.append(section)
-    return (
-        render_template(
-            "dashboard/user.html",
-            user=user,
-            sections=sections,
-            trail=audit_trail(user, access.visible_platform_ids(current_user)),
-            trail_limit=TRAIL_LIMIT,
-            max_bytes=current_app.config["PLATFORM_METADATA_MAX_BYTES"],
-            max_depth=current_app.config["PLATFORM_METADATA_MAX_DEPTH"],
-        ),
-        status,
+    return render_template(
+        "dashboard/user.html",
+        user=user,
+        sections=sections,
+        trail=audit_trail(user, access.visible_platform_ids(current_user)),
+        trail_limit=TRAIL_LIMIT,
+        max_bytes=current_app.config["PLATFORM_METADATA_MAX_BYTES"],
+        max_depth=current_app.config["PLATFORM_METADATA_MAX_DEPTH"],
     )
 
 
@@ -179,11 +175,9 @@ def _edit_form(keys: ClientKeys, key: str, choices: list[SelectChoice]) -> Entry
 
 
 def refused(user: User, draft: drafts.Draft, status: int, anchor: str):
-    """Back to the user page showing the refused form (post/redirect/get), or, when the
-    draft cannot be kept, the page answered in place with `status`."""
-    db.session.rollback()
-    return (drafts.redirect_to(draft, "dashboard.user_detail", anchor=anchor, user_id=user.id)
-            or render_user_page(user, status=status, draft=draft))
+    """Back to the user page showing the refused form (drafts.refused)."""
+    return drafts.refused(draft, status, lambda kept: render_user_page(user, draft=kept),
+                          "dashboard.user_detail", anchor=anchor, user_id=user.id)
 
 
 # --- pages ------------------------------------------------------------------------------
