@@ -22,8 +22,13 @@ from webapp.extensions import db
 
 @contextmanager
 def connection_for_one_statement() -> Iterator[Connection]:
-    if db.engine.dialect.name == "postgresql" and not db.session().in_transaction():
+    if db.engine.dialect.name == "postgresql" and not _in_transaction():
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             yield connection
     else:
         yield db.session.connection()
+
+
+def _in_transaction() -> bool:
+    # Without creating the request's session when it has none yet (a read needs none).
+    return db.session.registry.has() and db.session().in_transaction()
