@@ -132,6 +132,46 @@ def test_every_import_write_is_audited_as_cli_import(world):
                                        "new": {"value": "light", "expires_at": None}}}
 
 
+def test_import_audit_rows_are_those_of_the_same_writes_one_by_one(world):
+    """The import builds its audit rows in bulk; they must be the single writes' rows."""
+    alice, client, platform = world["alice"], world["client"], world["platform"]
+    expiry = "2099-01-02T03:04:05.678+01:00"
+    lines = [
+        {"type": "client_entry", "username": "alice", "client_id": client.client_id,
+         "key": "theme", "value": "dark"},
+        {"type": "client_entry", "username": "alice", "client_id": client.client_id,
+         "key": "theme", "value": "light", "expires_at": expiry},
+        {"type": "platform_document", "username": "alice", "metadata": {"plan": "pro"}},
+        {"type": "platform_document", "username": "alice", "metadata": {"plan": "pro"}},
+    ]
+
+    def events_after(last_id):
+        return [{c: getattr(e, c) for c in AuditEvent.__table__.columns.keys()
+                 if c not in ("id", "occurred_at")}
+                for e in db.session.scalars(select(AuditEvent).where(AuditEvent.id > last_id)
+                                            .order_by(AuditEvent.id))]
+
+    start = db.session.scalar(select(func.max(AuditEvent.id))) or 0
+    per_client.put_entry(IMPORTER, alice, client, "theme", {"value": "dark"})
+    per_client.put_entry(IMPORTER, alice, client, "theme", {"value": "light", "expires_at": expiry})
+    documents.replace_document(IMPORTER, alice, platform, {"plan": "pro"})
+    documents.replace_document(IMPORTER, alice, platform, {"plan": "pro"})
+    db.session.commit()
+    one_by_one = events_after(start)
+    db.session.execute(ClientMetadataEntry.__table__.delete())
+    db.session.execute(PlatformDocument.__table__.delete())
+    db.session.commit()
+    middle = db.session.scalar(select(func.max(AuditEvent.id)))
+
+    report = run_import(world, [json.dumps(line) for line in lines], batch_size=1)
+
+    assert report == {"imported": 4, "skipped": 0, "errors": []}
+    assert [e["action"] for e in one_by_one] == [
+        "client_metadata.create", "client_metadata.update",
+        documents.ACTION_REPLACE, documents.ACTION_REPLACE]
+    assert events_after(middle) == one_by_one
+
+
 def bad_lines(world):
     cid = world["client"].client_id
     entry = {"type": "client_entry", "username": "alice", "client_id": cid, "key": "k",
