@@ -253,6 +253,32 @@ def test_lines_apply_in_order_and_the_quota_counts_the_batch(world, make_app):
     assert [(e.key, e.value, e.version) for e in entries] == [("a", "2", 2), ("b", "3", 1)]
 
 
+def test_stored_keys_are_found_whether_live_expired_or_absent(world, make_app):
+    """An expired key is revived (a create, as with the API), a live one updated, a new one
+    inserted, also when the (user, client) already has rows from an earlier batch."""
+    app = make_app(METADATA_MAX_KEYS=3)
+    alice, client = world["alice"], world["client"]
+    per_client.put_entry(STAFF, alice, client, "live", {"value": "old"})
+    db.session.commit()
+    make_client_entry(alice, client, "gone", value="was", expires_at=utcnow() - timedelta(minutes=1))
+    lines = [json.dumps({"type": "client_entry", "username": "alice",
+                         "client_id": client.client_id, "key": key, "value": value})
+             for key, value in [("live", "new"), ("gone", "back"), ("fresh", "1"), ("over", "2")]]
+    db.session.commit()  # SQLite: free the write lock for the other app's session
+    with app.app_context():
+        platform = db.session.merge(world["platform"])
+        report = transfer.import_lines(IMPORTER, platform, lines, batch_size=1).as_dict()
+        db.session.remove()
+    assert report["imported"] == 3 and [e["line"] for e in report["errors"]] == [4]
+    assert "must not exceed 3 keys" in report["errors"][0]["error"]
+    assert [(e.key, e.value, e.version) for e in per_client.list_entries(alice, client)] == [
+        ("fresh", "1", 1), ("gone", "back", 2), ("live", "new", 2)]
+    actions = db.session.scalars(select(AuditEvent.action).where(AuditEvent.via == "cli:import")
+                                 .order_by(AuditEvent.id)).all()
+    assert actions == ["client_metadata.update", "client_metadata.create",
+                       "client_metadata.create"]
+
+
 def test_dry_run_writes_nothing_and_reports_as_a_real_run(world):
     seed(world)
     text = export(world["platform"])
