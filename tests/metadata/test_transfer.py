@@ -12,7 +12,7 @@ from webapp.extensions import db
 from webapp.metadata import per_client, transfer
 from webapp.metadata import platform as documents
 from webapp.metadata.audit import Actor
-from webapp.models import AuditEvent, ClientMetadataEntry, PlatformDocument
+from webapp.models import AuditEvent, ClientMetadataEntry, OAuth2Client, PlatformDocument
 from webapp.timeutil import iso_z, utcnow
 
 STAFF = Actor.system("cli", "tests")
@@ -277,6 +277,28 @@ def test_stored_keys_are_found_whether_live_expired_or_absent(world, make_app):
                                  .order_by(AuditEvent.id)).all()
     assert actions == ["client_metadata.update", "client_metadata.create",
                        "client_metadata.create"]
+
+
+def test_a_batch_the_database_refuses_is_written_line_by_line(world):
+    """A client deleted once the import has started: its lines cannot be stored (the
+    database's foreign keys say so, in the middle of the batch); the batch's others are."""
+    cid = world["client"].client_id
+    other, _ = make_client(world["platform"])
+
+    def lines():
+        db.session.execute(OAuth2Client.__table__.delete().where(OAuth2Client.client_id == cid))
+        db.session.commit()
+        for client_id, key in [(cid, "gone"), (other.client_id, "kept"), (cid, "lost")]:
+            yield json.dumps({"type": "client_entry", "username": "alice",
+                              "client_id": client_id, "key": key, "value": "v"})
+
+    report = run_import(world, lines(), batch_size=3)
+
+    assert report["imported"] == 1 and [e["line"] for e in report["errors"]] == [1, 3], report
+    assert all(e["error"].startswith("could not be stored: ") for e in report["errors"])
+    assert [e.key for e in per_client.list_entries(world["alice"], other)] == ["kept"]
+    assert db.session.scalar(select(func.count()).select_from(ClientMetadataEntry)) == 1
+    assert audit_count("cli:import") == 1
 
 
 def test_dry_run_writes_nothing_and_reports_as_a_real_run(world):

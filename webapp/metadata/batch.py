@@ -15,14 +15,16 @@ every other item is written and audited. Like the single writes they flush, neve
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
+import psycopg
 from flask import current_app
 from sqlalchemy import JSON, DateTime, Table, case, func, insert, select, text, tuple_, update
+from sqlalchemy.exc import DBAPIError
 
 from webapp.extensions import db
 from webapp.metadata import audit, per_client
@@ -66,33 +68,36 @@ def _flatten(messages: Any) -> list[str]:
     return [str(messages)]
 
 
-def insert_rows(table: Table, names: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+def insert_rows(table: Table, names: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> None:
     """Insert many rows, each its values in the order of `names`, in the session's
     transaction: COPY on PostgreSQL, executemany elsewhere.
 
     COPY sends a thousand rows as one stream, where a multi-row INSERT costs the driver
-    more to build and parse than the database takes to store it. Rows are tuples, not
-    dicts, so each costs the driver as little as it can; JSON and date-time values go as
-    their text (see `_as_copy_text`).
+    more to build and parse than the database takes to store it; the stream is sent as
+    `rows` yields, so the database works on the first rows while the next are made.
+    Rows are tuples, not dicts, so each costs the driver as little as it can; JSON and
+    date-time values go as their text (see `_as_copy_text`).
     """
-    if not rows:
-        return
     connection = db.session.connection()
     if connection.dialect.name != "postgresql":
-        db.session.execute(insert(table), [dict(zip(names, row)) for row in rows])
+        if params := [dict(zip(names, row)) for row in rows]:  # none: no INSERT at all
+            db.session.execute(insert(table), params)
         return
     as_text = _as_copy_text(table, names)
     columns = ", ".join(f'"{name}"' for name in names)
+    statement = f'COPY "{table.name}" ({columns}) FROM STDIN'
     driver_connection = connection.connection.dbapi_connection
     assert driver_connection is not None  # a checked-out connection has one
-    cursor = driver_connection.cursor()
-    with cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
-        write = copy.write_row
-        for row in rows:
-            values = list(row)
-            for i, text_of in as_text:
-                values[i] = text_of(values[i])
-            write(values)
+    try:
+        with driver_connection.cursor().copy(statement) as copy:
+            write = copy.write_row
+            for row in rows:
+                values = list(row)
+                for i, text_of in as_text:
+                    values[i] = text_of(values[i])
+                write(values)
+    except psycopg.Error as error:  # what SQLAlchemy raises for its own statements
+        raise DBAPIError(statement, None, error) from error
 
 
 def _as_copy_text(table: Table,
@@ -177,30 +182,36 @@ def put_entries(actor: audit.Actor, items: Sequence[EntryWrite], *,
     limit = current_app.config["METADATA_MAX_KEYS"]
     written: dict[tuple[int, int, str], _Stored] = {}
     events = audit.Events(actor)
-    event_rows: list[tuple[Any, ...]] = []
-    for index, (user, client, key, _), value, expires_at in valid:
-        where = (user.id, client.id, key)
-        current = state.get(where)
-        live = current is not None and current.live
-        if not live:
-            pair = (user.id, client.id)
-            count = counts.get(pair, 0)
-            if count >= limit:
-                results[index] = describe(per_client.quota_exceeded(limit))
-                continue
-            counts[pair] = count + 1
-        new = _Stored(current.id if current is not None else None, value, expires_at,
-                      current.version + 1 if current is not None else 1,
-                      current.created_at if live and current is not None else now,
-                      expires_at is None or expires_at > now)
-        state[where] = written[where] = new
-        old = _snapshot(current) if live and current is not None else None
-        event_rows.append((*events.row(
-            "client_metadata.update" if live else "client_metadata.create",
-            target_user=user, platform_id=client.platform_id, oauth_client_id=client.id,
-            changes=per_client.change_of(key, old, _snapshot(new))), now))
+
+    def apply() -> Iterator[tuple[Any, ...]]:
+        """Each write in order, into `written` and `results`, yielding its audit event.
+
+        The events are streamed into the database as they are made, so it stores the
+        first while the next are decided."""
+        for index, (user, client, key, _), value, expires_at in valid:
+            where = (user.id, client.id, key)
+            current = state.get(where)
+            live = current is not None and current.live
+            if not live:
+                pair = (user.id, client.id)
+                count = counts.get(pair, 0)
+                if count >= limit:
+                    results[index] = describe(per_client.quota_exceeded(limit))
+                    continue
+                counts[pair] = count + 1
+            new = _Stored(current.id if current is not None else None, value, expires_at,
+                          current.version + 1 if current is not None else 1,
+                          current.created_at if live and current is not None else now,
+                          expires_at is None or expires_at > now)
+            state[where] = written[where] = new
+            old = _snapshot(current) if live and current is not None else None
+            yield (*events.row(
+                "client_metadata.update" if live else "client_metadata.create",
+                target_user=user, platform_id=client.platform_id, oauth_client_id=client.id,
+                changes=per_client.change_of(key, old, _snapshot(new))), now)
+
+    insert_rows(AuditEvent.__table__, _EVENT_COLUMNS, apply())
     _write_entries(written, now)
-    insert_rows(AuditEvent.__table__, _EVENT_COLUMNS, event_rows)
     return results
 
 
@@ -275,7 +286,8 @@ def _write_entries(written: dict[tuple[int, int, str], _Stored], now: datetime) 
             updates.append({"id": stored.id, "value": stored.value,
                             "expires_at": stored.expires_at, "version": stored.version,
                             "created_at": stored.created_at, "updated_at": now})
-    insert_rows(_Entry.__table__, _ENTRY_COLUMNS, inserts)
+    if inserts:
+        insert_rows(_Entry.__table__, _ENTRY_COLUMNS, inserts)
     if updates:
         db.session.execute(update(_Entry).execution_options(render_nulls=True), updates)
     db.session.flush()
@@ -331,7 +343,8 @@ def replace_documents(actor: audit.Actor, platform: Platform, items: Sequence[Do
                                        platform_id=platform.id,
                                        changes=audit.diff(current.data, new)), now))
     _write_documents(platform, written)
-    insert_rows(AuditEvent.__table__, _EVENT_COLUMNS, event_rows)
+    if event_rows:
+        insert_rows(AuditEvent.__table__, _EVENT_COLUMNS, event_rows)
     return results
 
 
