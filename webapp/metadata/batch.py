@@ -5,7 +5,9 @@ import of a million lines cannot pay that per line. These functions take a batch
 and check every item with the very functions the single writes use
 (`per_client.validate`, the quota of `per_client`, `platform.check_write`), so a rule added
 there holds here too. They lock and read everything the batch touches in one statement
-each and write with executemany.
+each and insert with COPY (PostgreSQL) or executemany, rows as plain tuples: no ORM
+object is made or read per item, and audit rows come from `audit.Events`, the one
+definition of an event's columns, so they are the single writes' rows.
 
 Items are applied in order, exactly as the same writes one after another would be: a key
 written twice in one batch is created, then updated; the quota counts what the batch
