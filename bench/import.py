@@ -5,6 +5,8 @@ of one document and `--keys` per-client entries per member (the export's format)
 imports it through webapp.metadata.transfer as the command does: every line checked by
 the API's rules, batches of 1,000 per transaction, every write audited. Runs on a
 database of its own (DATABASE_URL's PostgreSQL server, else a temporary SQLite file).
+Prints the rate and the CPU seconds of the importing process and of its PostgreSQL
+backend (when the server runs on this machine), the import's own cost on a shared one.
 
     python -m bench import [--users 100] [--keys 999]
 """

@@ -166,8 +166,10 @@ def _long_lived_objects_frozen() -> Iterator[None]:
 
     An import makes millions of short-lived objects, and every so often the collector
     walks all the objects of the process, the application's (models, mappers, templates)
-    included: a third of the import's CPU time went to that before this. Frozen, those
-    are left alone (`gc.freeze`); the import's own garbage is collected as usual.
+    included: a fifth of the import's CPU time went to that (bench/README.md). Frozen,
+    those are left alone (`gc.freeze`); the import's own garbage is collected as usual.
+    Freezing is process-wide: the end of one import unfreezes what another running in the
+    same process froze, which costs that one its saving, nothing else.
     """
     gc.freeze()
     try:
