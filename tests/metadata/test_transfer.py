@@ -12,7 +12,7 @@ from webapp.extensions import db
 from webapp.metadata import per_client, transfer
 from webapp.metadata import platform as documents
 from webapp.metadata.audit import Actor
-from webapp.models import AuditEvent, ClientMetadataEntry, PlatformDocument
+from webapp.models import AuditEvent, ClientMetadataEntry, OAuth2Client, PlatformDocument
 from webapp.timeutil import iso_z, utcnow
 
 STAFF = Actor.system("cli", "tests")
@@ -132,6 +132,46 @@ def test_every_import_write_is_audited_as_cli_import(world):
                                        "new": {"value": "light", "expires_at": None}}}
 
 
+def test_import_audit_rows_are_those_of_the_same_writes_one_by_one(world):
+    """The import builds its audit rows in bulk; they must be the single writes' rows."""
+    alice, client, platform = world["alice"], world["client"], world["platform"]
+    expiry = "2099-01-02T03:04:05.678+01:00"
+    lines = [
+        {"type": "client_entry", "username": "alice", "client_id": client.client_id,
+         "key": "theme", "value": "dark"},
+        {"type": "client_entry", "username": "alice", "client_id": client.client_id,
+         "key": "theme", "value": "light", "expires_at": expiry},
+        {"type": "platform_document", "username": "alice", "metadata": {"plan": "pro"}},
+        {"type": "platform_document", "username": "alice", "metadata": {"plan": "pro"}},
+    ]
+
+    def events_after(last_id):
+        return [{c: getattr(e, c) for c in AuditEvent.__table__.columns.keys()
+                 if c not in ("id", "occurred_at")}
+                for e in db.session.scalars(select(AuditEvent).where(AuditEvent.id > last_id)
+                                            .order_by(AuditEvent.id))]
+
+    start = db.session.scalar(select(func.max(AuditEvent.id))) or 0
+    per_client.put_entry(IMPORTER, alice, client, "theme", {"value": "dark"})
+    per_client.put_entry(IMPORTER, alice, client, "theme", {"value": "light", "expires_at": expiry})
+    documents.replace_document(IMPORTER, alice, platform, {"plan": "pro"})
+    documents.replace_document(IMPORTER, alice, platform, {"plan": "pro"})
+    db.session.commit()
+    one_by_one = events_after(start)
+    db.session.execute(ClientMetadataEntry.__table__.delete())
+    db.session.execute(PlatformDocument.__table__.delete())
+    db.session.commit()
+    middle = db.session.scalar(select(func.max(AuditEvent.id)))
+
+    report = run_import(world, [json.dumps(line) for line in lines], batch_size=1)
+
+    assert report == {"imported": 4, "skipped": 0, "errors": []}
+    assert [e["action"] for e in one_by_one] == [
+        "client_metadata.create", "client_metadata.update",
+        documents.ACTION_REPLACE, documents.ACTION_REPLACE]
+    assert events_after(middle) == one_by_one
+
+
 def bad_lines(world):
     cid = world["client"].client_id
     entry = {"type": "client_entry", "username": "alice", "client_id": cid, "key": "k",
@@ -211,6 +251,54 @@ def test_lines_apply_in_order_and_the_quota_counts_the_batch(world, make_app):
         db.session.remove()
     entries = per_client.list_entries(world["alice"], world["client"])
     assert [(e.key, e.value, e.version) for e in entries] == [("a", "2", 2), ("b", "3", 1)]
+
+
+def test_stored_keys_are_found_whether_live_expired_or_absent(world, make_app):
+    """An expired key is revived (a create, as with the API), a live one updated, a new one
+    inserted, also when the (user, client) already has rows from an earlier batch."""
+    app = make_app(METADATA_MAX_KEYS=3)
+    alice, client = world["alice"], world["client"]
+    per_client.put_entry(STAFF, alice, client, "live", {"value": "old"})
+    db.session.commit()
+    make_client_entry(alice, client, "gone", value="was", expires_at=utcnow() - timedelta(minutes=1))
+    lines = [json.dumps({"type": "client_entry", "username": "alice",
+                         "client_id": client.client_id, "key": key, "value": value})
+             for key, value in [("live", "new"), ("gone", "back"), ("fresh", "1"), ("over", "2")]]
+    db.session.commit()  # SQLite: free the write lock for the other app's session
+    with app.app_context():
+        platform = db.session.merge(world["platform"])
+        report = transfer.import_lines(IMPORTER, platform, lines, batch_size=1).as_dict()
+        db.session.remove()
+    assert report["imported"] == 3 and [e["line"] for e in report["errors"]] == [4]
+    assert "must not exceed 3 keys" in report["errors"][0]["error"]
+    assert [(e.key, e.value, e.version) for e in per_client.list_entries(alice, client)] == [
+        ("fresh", "1", 1), ("gone", "back", 2), ("live", "new", 2)]
+    actions = db.session.scalars(select(AuditEvent.action).where(AuditEvent.via == "cli:import")
+                                 .order_by(AuditEvent.id)).all()
+    assert actions == ["client_metadata.update", "client_metadata.create",
+                       "client_metadata.create"]
+
+
+def test_a_batch_the_database_refuses_is_written_line_by_line(world):
+    """A client deleted once the import has started: its lines cannot be stored (the
+    database's foreign keys say so, in the middle of the batch); the batch's others are."""
+    cid = world["client"].client_id
+    other, _ = make_client(world["platform"])
+
+    def lines():
+        db.session.execute(OAuth2Client.__table__.delete().where(OAuth2Client.client_id == cid))
+        db.session.commit()
+        for client_id, key in [(cid, "gone"), (other.client_id, "kept"), (cid, "lost")]:
+            yield json.dumps({"type": "client_entry", "username": "alice",
+                              "client_id": client_id, "key": key, "value": "v"})
+
+    report = run_import(world, lines(), batch_size=3)
+
+    assert report["imported"] == 1 and [e["line"] for e in report["errors"]] == [1, 3], report
+    assert all(e["error"].startswith("could not be stored: ") for e in report["errors"])
+    assert [e.key for e in per_client.list_entries(world["alice"], other)] == ["kept"]
+    assert db.session.scalar(select(func.count()).select_from(ClientMetadataEntry)) == 1
+    assert audit_count("cli:import") == 1
 
 
 def test_dry_run_writes_nothing_and_reports_as_a_real_run(world):

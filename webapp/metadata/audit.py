@@ -149,23 +149,52 @@ def event_values(
     changes: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The columns of an event, for `record` and for writers that insert many at once."""
-    return {
-        "actor_user_id": actor.user.id if actor.user is not None else None,
-        "actor_label": actor.display,
-        "via": actor.via,
-        "api_token_id": actor.api_token_id,
-        "oauth_client_id": oauth_client_id if oauth_client_id is not None
-        else actor.oauth_client_id,
-        "action": action,
-        "target_user_id": target_user.id if target_user is not None else None,
-        "target_label": target_user.username if target_user is not None else None,
-        "platform_id": platform_id,
-        "changes": changes or {},
-        "request_id": g.get("request_id") if has_request_context() else None,
-    }
+    row = Events(actor).row(action, target_user=target_user, platform_id=platform_id,
+                            oauth_client_id=oauth_client_id, changes=changes)
+    return dict(zip(Events.COLUMNS, row))
 
 
-_EVENT_COLUMNS = (*event_values(Actor(via=""), "").keys(), "occurred_at")
+class Events:
+    """The events of one actor: `row` is the one definition of an event's columns.
+
+    What comes from the actor (and the request) is worked out once, so a writer that
+    records thousands of events in one go (the import) pays only for what differs.
+    """
+
+    # The columns of `row`, in its order; `id` and `occurred_at` are the database's.
+    COLUMNS = ("actor_user_id", "actor_label", "via", "api_token_id", "oauth_client_id",
+               "action", "target_user_id", "target_label", "platform_id", "changes",
+               "request_id")
+
+    def __init__(self, actor: Actor) -> None:
+        self._oauth_client_id = actor.oauth_client_id
+        self._actor = (actor.user.id if actor.user is not None else None, actor.display,
+                       actor.via, actor.api_token_id)
+        self._request_id = g.get("request_id") if has_request_context() else None
+
+    def row(
+        self,
+        action: str,
+        *,
+        target_user: User | UserRef | None = None,
+        platform_id: int | None = None,
+        oauth_client_id: int | None = None,
+        changes: dict[str, Any] | None = None,
+    ) -> tuple[Any, ...]:
+        """The event's values in the order of `COLUMNS`."""
+        return (
+            *self._actor,
+            oauth_client_id if oauth_client_id is not None else self._oauth_client_id,
+            action,
+            target_user.id if target_user is not None else None,
+            target_user.username if target_user is not None else None,
+            platform_id,
+            changes or {},
+            self._request_id,
+        )
+
+
+_EVENT_COLUMNS = (*Events.COLUMNS, "occurred_at")
 
 
 @functools.cache

@@ -210,7 +210,10 @@ def _parse_expiry(raw: object) -> datetime | None:
 
 def _seconds_only(text: str) -> str:
     """Without its fraction of a second (any number of digits, which Python may not read)."""
-    return re.sub(r"[.,]\d+", "", text, count=1)
+    return _FRACTION.sub("", text, count=1)
+
+
+_FRACTION = re.compile(r"[.,]\d+")
 
 
 def _is_future(moment: datetime) -> bool:
