@@ -10,6 +10,7 @@ from tests.api.test_platform_search import INVALID_CURSOR, names, search, seed, 
 from tests.factories import FACTORY, add_member, make_user
 from webapp import accounts
 from webapp.extensions import db
+from webapp.metadata import search as search_service
 from webapp.metadata.search import CURSOR_SALT
 
 
@@ -24,12 +25,21 @@ def matching(platform_world):
     return users
 
 
+@pytest.fixture(params=["index plan", "walk"])
+def plan(request, monkeypatch):
+    """Pages served by the index plan (so few matches call for it) or, with no match
+    counted as few, by the walk in username order (a short last page by the index plan)."""
+    if request.param == "walk":
+        monkeypatch.setattr(search_service, "FEW_MATCHES", 0)
+    return request.param
+
+
 def first_page(client, world, q="plan:pro", page_size="2"):
     body = search(client, world.token(world.admin), q=q, page_size=page_size).get_json()
     return [hit["username"] for hit in body["results"]], body["next"]
 
 
-def test_pages_follow_one_another(client, platform_world, matching):
+def test_pages_follow_one_another(client, platform_world, matching, plan):
     world = platform_world
     seen, cursor = first_page(client, world)
     while cursor:
@@ -41,7 +51,7 @@ def test_pages_follow_one_another(client, platform_world, matching):
 
 
 def test_a_changing_result_set_neither_repeats_nor_skips_who_stayed(client, platform_world,
-                                                                   matching):
+                                                                   matching, plan):
     world = platform_world
     seen, cursor = first_page(client, world, page_size="3")
     assert seen == ["m1", "m2", "m3"]
@@ -64,7 +74,7 @@ def test_a_changing_result_set_neither_repeats_nor_skips_who_stayed(client, plat
     assert all(seen.count(name) == 1 for name in stayed)
 
 
-def test_the_last_page_has_no_next(client, platform_world, matching):
+def test_the_last_page_has_no_next(client, platform_world, matching, plan):
     _, cursor = first_page(client, platform_world, page_size="6")
     assert cursor is None
 

@@ -20,12 +20,14 @@ outlive memberships, searches must not.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import (
     ColumnElement,
+    Row,
     Select,
     and_,
     bindparam,
@@ -174,27 +176,33 @@ class SearchPage:
     after: str | None  # the sort key to continue after, when there is more
 
 
-# How many users, in username order, the first plan reads to fill a page, per row of the
-# page: it fills a page of 50 alone for terms matching 2.5% of the users or more.
-WALK_PER_ROW = 40
+# Which plan serves a page (bench/README.md has the figures, among 100,000 users, for a page
+# of 50): the matching documents are counted first, up to FEW_MATCHES + 1. If there are
+# FEW_MATCHES or fewer, they are all sorted by username (the index plan). Else the walk in
+# username order reads up to WALK_PER_ROW users per row of the page, enough to fill it for
+# terms matching 1 user in 60 or more (among 100,000 users, more than FEW_MATCHES is 1 in
+# 50); if it still comes back short (matches bunched far from the cursor), the index plan.
+FEW_MATCHES = 2000
+WALK_PER_ROW = 60
 
 
 def walk_statement(platform: Platform, query: Query, after: str | None, limit: int) -> Select:
-    """The first `limit + 1` matches among the next WALK_PER_ROW * (limit + 1) users.
+    """The first `limit + 1` matches among the next `WALK_PER_ROW * (limit + 1)` users.
 
     In the order of the unique `lower(username)` index, checking each user's document on
     the platform: a term many users match fills the page after a few dozen rows, whatever
-    the planner believes of its selectivity (it cannot tell `plan:pro` from `plan:trial`:
-    PostgreSQL keeps no statistics inside JSONB values).
+    the planner believes of its selectivity (it tells `plan:pro` from `plan:trial` only as
+    well as its sample of a hundred documents does).
     """
     sort_key = func.lower(User.username)
-    window = select(User.id, sort_key.label("sort_key")).order_by(sort_key).limit(
-        WALK_PER_ROW * (limit + 1))
+    window = select(User.id, User.username, sort_key.label("sort_key")).order_by(
+        sort_key).limit(WALK_PER_ROW * (limit + 1))
     if after is not None:
         window = window.where(sort_key > after)
     users = window.subquery("walked")
     return (
-        select(users.c.id, users.c.sort_key)
+        select(users.c.sort_key, users.c.username, PlatformDocument.data,
+               PlatformDocument.updated_at)
         .join(PlatformDocument, and_(PlatformDocument.user_id == users.c.id,
                                      PlatformDocument.platform_id == platform.id))
         .join(Membership, and_(Membership.user_id == users.c.id,
@@ -205,12 +213,31 @@ def walk_statement(platform: Platform, query: Query, after: str | None, limit: i
     )
 
 
+def count_statement(platform: Platform, query: Query, cap: int) -> Select:
+    """How many of the platform's documents match, counted up to `cap`.
+
+    The planner picks the scan by how many documents it expects to match (from its sample of
+    a hundred documents of the table, or for `key:*` the statistics of the key paths'
+    index): through the GIN indexes, reading the matching documents until `cap` are found
+    (1-2 ms for a term matching 1% of 100,000), or, for a value it expects a fifth of the
+    documents or more to hold, a read of the table that stops at the `cap`th match (2-3 ms
+    for a 50% term, where the bitmap of 50,000 matches would take about 10). A rare value
+    it took for so common would be read through the whole table (50-130 ms).
+    """
+    matching = select(PlatformDocument.user_id).where(
+        PlatformDocument.platform_id == platform.id,
+        document_matches(query.terms, indexed=True),
+    ).limit(cap)
+    return select(func.count()).select_from(matching.subquery("matching"))
+
+
 def index_statement(platform: Platform, query: Query, after: str | None, limit: int) -> Select:
     """The first `limit + 1` matches, from every matching document of the platform.
 
-    For terms few users match, when the walk came back short: the matching documents come
-    from the GIN index (PostgreSQL) or the platform's documents (SQLite) first, as a
-    materialized set, and only those users are sorted.
+    For terms few users match: the matching documents come from the GIN indexes
+    (PostgreSQL) or the platform's documents (SQLite) first, as a materialized set; their
+    users are sorted by username, and only then, in that order, is each one's membership
+    checked and document read, until the page is full.
     """
     matching = (
         select(PlatformDocument.user_id)
@@ -220,17 +247,24 @@ def index_statement(platform: Platform, query: Query, after: str | None, limit: 
         .prefix_with("MATERIALIZED")
     )
     sort_key = func.lower(User.username)
-    statement = (
-        select(User.id, sort_key.label("sort_key"))
+    candidates = (
+        select(User.id, User.username, sort_key.label("sort_key"))
         .join(matching, matching.c.user_id == User.id)
-        .join(Membership, and_(Membership.user_id == User.id,
-                               Membership.platform_id == platform.id))
         .order_by(sort_key)
-        .limit(limit + 1)
     )
     if after is not None:
-        statement = statement.where(sort_key > after)
-    return statement
+        candidates = candidates.where(sort_key > after)
+    users = candidates.subquery("candidates")
+    return (
+        select(users.c.sort_key, users.c.username, PlatformDocument.data,
+               PlatformDocument.updated_at)
+        .join(Membership, and_(Membership.user_id == users.c.id,
+                               Membership.platform_id == platform.id))
+        .join(PlatformDocument, and_(PlatformDocument.user_id == users.c.id,
+                                     PlatformDocument.platform_id == platform.id))
+        .order_by(users.c.sort_key)
+        .limit(limit + 1)
+    )
 
 
 def search_platform(platform: Platform, query: Query, *, after: str | None,
@@ -239,31 +273,34 @@ def search_platform(platform: Platform, query: Query, *, after: str | None,
 
     Ordered by `lower(username)`, unique (the users' unique index), so "after this key" is
     exact: paging goes on from the last user shown however the result set changed
-    meanwhile; a user who kept matching is never repeated or skipped. Two plans, each
-    shaped for its case (bench/README.md has the figures): the walk in username order,
-    then, if it found less than a page, the index.
+    meanwhile; a user who kept matching is never repeated or skipped. The plan is chosen by
+    counting the matches (up to FEW_MATCHES + 1), not by the planner's guess of how many
+    there are: the index plan for few, the walk for many.
     """
     if _dialect() == "postgresql":
-        # For this transaction only: priced as on SSDs, as for the user search; and no JIT
-        # compilation, which costs more than these short statements take to run.
-        db.session.execute(text("SELECT set_config('random_page_cost', '1.1', true), "
-                                "set_config('jit', 'off', true)"))
-    rows = db.session.execute(walk_statement(platform, query, after, limit)).all()
-    if len(rows) <= limit:
-        rows = db.session.execute(index_statement(platform, query, after, limit)).all()
+        db.session.execute(SEARCH_SETTINGS)
+    if db.session.scalar(count_statement(platform, query, FEW_MATCHES + 1)) <= FEW_MATCHES:
+        rows = _run(index_statement(platform, query, after, limit))
+    else:
+        rows = _run(walk_statement(platform, query, after, limit))
+        if len(rows) <= limit:
+            rows = _run(index_statement(platform, query, after, limit))
     more = len(rows) > limit
     rows = rows[:limit]
-    documents = {
-        row.user_id: row for row in db.session.execute(
-            select(PlatformDocument.user_id, User.username, PlatformDocument.data,
-                   PlatformDocument.updated_at)
-            .join(User, User.id == PlatformDocument.user_id)
-            .where(PlatformDocument.platform_id == platform.id,
-                   PlatformDocument.user_id.in_([row.id for row in rows])))
-    } if rows else {}
-    hits = [Hit(doc.username, doc.data, doc.updated_at)
-            for doc in (documents[row.id] for row in rows)]
-    return SearchPage(hits=hits, after=rows[-1].sort_key if more else None)
+    return SearchPage(hits=[Hit(row.username, row.data, row.updated_at) for row in rows],
+                      after=rows[-1].sort_key if more else None)
+
+
+# For the search's transaction only: random reads priced as on SSDs, as for the user search;
+# no JIT compilation and no parallel workers, which cost more than these short statements
+# take to run.
+SEARCH_SETTINGS = text("SELECT set_config('random_page_cost', '1.1', true), "
+                       "set_config('jit', 'off', true), "
+                       "set_config('max_parallel_workers_per_gather', '0', true)")
+
+
+def _run(statement: Select) -> Sequence[Row]:
+    return db.session.execute(statement).all()
 
 
 def _serializer(secret_key: str) -> URLSafeSerializer:
