@@ -287,10 +287,11 @@ def test_q_is_checked_before_page_size_and_cursor(client, platform_world, people
 
 def test_page_size_default_and_limits(client, platform_world):
     world = platform_world
-    for number in range(205):
-        user = make_user(f"p{number:03d}", password="")
-        add_member(world.platform, user)
-        seed(world.platform, user, {"bulk": True})
+    for number in range(205):  # through the services, in one transaction (a commit each: 4 s)
+        user = accounts.create_user(FACTORY, f"p{number:03d}", password="")
+        accounts.set_membership(FACTORY, world.platform, user, "member")
+        documents.replace_document(FACTORY, user, world.platform, {"bulk": True})
+    db.session.commit()
     token = world.token(world.admin)
     default = search(client, token, q="bulk:true").get_json()
     assert [hit["username"] for hit in default["results"]] == [f"p{n:03d}" for n in range(50)]
