@@ -97,6 +97,9 @@ def from_environment() -> dict:
         # run record still "running" past it is reported as abandoned (its process died).
         "PURGE_RUN_TIMEOUT": _int("PURGE_RUN_TIMEOUT", 3600),
         "RQ_QUEUE_PREFIX": os.environ.get("RQ_QUEUE_PREFIX", "metadata"),
+        # How long past a busy worker's missed report RQ still counts its job as running; a
+        # worker killed mid-job is noticed this long after its last report (RQ's own minute).
+        "WORKER_HEARTBEAT_GRACE": _int("WORKER_HEARTBEAT_GRACE", 60),
         # Dashboard and sessions
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
         # Unset: the Redis at REDIS_URL (webapp.ratelimit); `memory://` counts per process.
@@ -131,6 +134,7 @@ MINIMUMS = {
     "PURGE_INTERVAL": 1,
     "PURGE_BATCH_SIZE": 1,
     "PURGE_RUN_TIMEOUT": 1,
+    "WORKER_HEARTBEAT_GRACE": 1,
     "PERMANENT_SESSION_LIFETIME": 60,
 }
 

@@ -1,10 +1,10 @@
-"""The tests' own Redis URL: REDIS_URL as given, but for the database number."""
+"""The tests' own Redis URL: REDIS_URL as given, but for a database number of the session's own."""
 from __future__ import annotations
 
 import pytest
 from redis import Redis
 
-from tests.conftest import with_database
+from tests.conftest import CLAIM_KEY, CLAIM_TTL, RUN_ID, claimed_database, with_database
 
 
 @pytest.mark.parametrize("given, expected", [
@@ -27,3 +27,17 @@ def test_only_the_database_number_changes(given, expected):
 def test_the_session_redis_answers(redis_url):
     with Redis.from_url(redis_url) as connection:
         assert connection.ping()
+
+
+def test_each_session_holds_a_database_no_other_takes(redis_url):
+    ours = Redis.from_url(redis_url)
+    assert ours.get(CLAIM_KEY) == RUN_ID.encode()
+    with claimed_database(redis_url) as another:  # as a second test run would
+        assert another != redis_url
+        with Redis.from_url(another) as theirs:
+            assert theirs.get(CLAIM_KEY) == RUN_ID.encode()
+            assert 0 < theirs.ttl(CLAIM_KEY) <= CLAIM_TTL
+    with Redis.from_url(another) as theirs:
+        assert theirs.get(CLAIM_KEY) is None  # released at the end
+    assert ours.get(CLAIM_KEY) == RUN_ID.encode()
+    ours.close()

@@ -87,23 +87,32 @@ def test_only_the_lock_holder_enqueues_and_a_standby_takes_over(fast_app, redis,
     assert leader.hold_leadership() is True
 
 
+def role(process) -> str:
+    """What a scheduler process said it is first: "leader", "standby", or "" (not yet)."""
+    text = process.log.read_text()
+    return "leader" if " is the leader" in text else "standby" if " standing by" in text else ""
+
+
 def test_second_scheduler_process_idles_until_the_first_dies(app, fast_app, redis, spawn):
     lock = leader_lock_key(fast_app)
     env = {"PURGE_INTERVAL": "1"}
-    first = spawn("jobs", "scheduler", "--lock-ttl", "2", env=env)
-    first_name = wait_until(lambda: redis.get(lock), message="the first scheduler to lead")
-    second = spawn("jobs", "scheduler", "--lock-ttl", "2", env=env)
-    wait_until(lambda: "standing by" in second.log.read_text(), message="the second to start")
+    # Started together (one start-up's wait, not two): whichever takes the lock leads.
+    both = [spawn("jobs", "scheduler", "--lock-ttl", "2", env=env) for _ in range(2)]
+    leader_name = wait_until(lambda: redis.get(lock), message="one scheduler to lead")
+    wait_until(lambda: all(role(p) for p in both), message="both to start")
+    first, second = sorted(both, key=role)  # "leader" before "standby"
+    assert f"Scheduler {leader_name.decode()} is the leader" in first.log.read_text()
+    assert role(second) == "standby"
 
     time.sleep(2.5)  # longer than the lock TTL: the first renews, the second never leads
     logs = first.log.read_text() + second.log.read_text()
-    assert redis.get(lock) == first_name, logs
+    assert redis.get(lock) == leader_name, logs
     assert "is the leader" not in second.log.read_text(), logs
     assert queued_ids(fast_app, redis) == [purge_job_id(fast_app)]
 
     first.send_signal(signal.SIGKILL)
     first.wait()
-    wait_until(lambda: redis.get(lock) not in (None, first_name), timeout=10,
+    wait_until(lambda: redis.get(lock) not in (None, leader_name), timeout=10,
                message="the second scheduler to take over")
     wait_until(lambda: "is the leader" in second.log.read_text(), message="the takeover log line")
     # The new leader found the purge still queued: no duplicate.

@@ -14,7 +14,7 @@ group = click.Group("jobs", help="Background jobs: the RQ worker and the schedul
 @click.option("--job-monitoring-interval", type=click.IntRange(min=1), default=30,
               show_default=True,
               help="Seconds between a busy worker's reports; RQ notices a worker killed "
-                   "mid-job about a minute after its last one.")
+                   "mid-job WORKER_HEARTBEAT_GRACE s (default 60) after the next one was due.")
 def worker(burst, job_monitoring_interval):
     """Run the RQ worker for this app's queues (waits for Redis if it is down)."""
     from webapp.jobs.worker import run_worker

@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 from rq import Worker
 from rq.defaults import DEFAULT_JOB_MONITORING_INTERVAL
 from rq.exceptions import StopRequested
+from rq.job import Job
 
 from webapp.jobs.queue import (
     REDIS_DOWN,
@@ -70,13 +71,25 @@ def job_app() -> Flask:
 
 
 class AppWorker(Worker):
-    """RQ's forking worker that remembers whether it was asked to stop (vs. lost Redis)."""
+    """RQ's forking worker that remembers whether it was asked to stop (vs. lost Redis), and
+    whose reports on a busy job outlive their interval by WORKER_HEARTBEAT_GRACE seconds."""
 
     stop_signalled = False
+    #: RQ adds a fixed minute; the app's setting replaces it (its default is that minute).
+    heartbeat_grace = 60
 
     def request_stop(self, signum, frame):
         self.stop_signalled = True
         super().request_stop(signum, frame)
+
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        """How long this report keeps the job "started": until the next one is due, capped at
+        the job's remaining time as RQ does, plus the grace. After that RQ (and our enqueue,
+        through StartedJobRegistry.cleanup) takes the job for abandoned."""
+        due = float(self.job_monitoring_interval)
+        if job.timeout and job.timeout > 0:
+            due = min(job.timeout - working_time, due)
+        return int(due) + self.heartbeat_grace
 
 
 def configure_logging() -> None:
@@ -98,7 +111,7 @@ def run_worker(app: Flask, *, burst: bool = False,
     waits for Redis, and whenever RQ's loop ends other than on a signal (a lost connection,
     a READONLY or MISCONF reply, …) it starts a new worker after a back-off.
     `job_monitoring_interval` is how often a busy worker reports: a worker killed mid-job
-    is noticed by RQ about a minute after its last report.
+    is noticed by RQ WORKER_HEARTBEAT_GRACE seconds (default 60) after its next report was due.
     """
     configure_logging()
     bind_worker_app(app)
@@ -134,6 +147,8 @@ def run_worker(app: Flask, *, burst: bool = False,
 
 
 def _worker(app: Flask, connection: Redis, job_monitoring_interval: int) -> AppWorker:
-    return AppWorker(all_queues(app, connection), connection=connection,
-                     name=process_name("worker", app),
-                     job_monitoring_interval=job_monitoring_interval)
+    worker = AppWorker(all_queues(app, connection), connection=connection,
+                       name=process_name("worker", app),
+                       job_monitoring_interval=job_monitoring_interval)
+    worker.heartbeat_grace = int(app.config["WORKER_HEARTBEAT_GRACE"])
+    return worker
