@@ -200,17 +200,7 @@ def walk_statement(platform: Platform, query: Query, after: str | None, limit: i
     if after is not None:
         window = window.where(sort_key > after)
     users = window.subquery("walked")
-    return (
-        select(users.c.sort_key, users.c.username, PlatformDocument.data,
-               PlatformDocument.updated_at)
-        .join(PlatformDocument, and_(PlatformDocument.user_id == users.c.id,
-                                     PlatformDocument.platform_id == platform.id))
-        .join(Membership, and_(Membership.user_id == users.c.id,
-                               Membership.platform_id == platform.id))
-        .where(document_matches(query.terms))
-        .order_by(users.c.sort_key)
-        .limit(limit + 1)
-    )
+    return _page(users, platform, limit).where(document_matches(query.terms))
 
 
 def count_statement(platform: Platform, query: Query, cap: int) -> Select:
@@ -254,7 +244,12 @@ def index_statement(platform: Platform, query: Query, after: str | None, limit: 
     )
     if after is not None:
         candidates = candidates.where(sort_key > after)
-    users = candidates.subquery("candidates")
+    return _page(candidates.subquery("candidates"), platform, limit)
+
+
+def _page(users, platform: Platform, limit: int) -> Select:
+    """The first `limit + 1` of `users` (id, username, sort_key) in username order that are
+    members of the platform, each with their document there."""
     return (
         select(users.c.sort_key, users.c.username, PlatformDocument.data,
                PlatformDocument.updated_at)
