@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.factories import add_member, make_api_token, make_platform, make_user
+from tests.factories import add_member, make_api_token, make_platform, make_user, one_transaction
 from webapp.models import Platform, User
 
 # --- platform API (tests/api/test_platform*.py) ---------------------------------------
@@ -63,21 +63,22 @@ def platform_world(app) -> PlatformWorld:
     def person(username: str, **kwargs) -> User:
         return make_user(username, password="", **kwargs)  # API tests need no slow hashing
 
-    platform = make_platform("acme-corp", "Acme Corp")
-    other_platform = make_platform("globex", "Globex")
-    member = person("john_doe")
-    other_member = person("Other_User")
-    support = person("sue_support")
-    admin = person("ada_admin")
-    outsider = person("olga_outsider")
-    superadmin = person("root", superadmin=True)
-    add_member(platform, member)
-    add_member(platform, other_member)
-    add_member(platform, support, "support")
-    add_member(platform, admin, "admin")
-    add_member(other_platform, outsider)
-    people = (member, other_member, support, admin, outsider, superadmin)
-    tokens = {user.username: make_api_token(user) for user in people}
+    with one_transaction():
+        platform = make_platform("acme-corp", "Acme Corp")
+        other_platform = make_platform("globex", "Globex")
+        member = person("john_doe")
+        other_member = person("Other_User")
+        support = person("sue_support")
+        admin = person("ada_admin")
+        outsider = person("olga_outsider")
+        superadmin = person("root", superadmin=True)
+        add_member(platform, member)
+        add_member(platform, other_member)
+        add_member(platform, support, "support")
+        add_member(platform, admin, "admin")
+        add_member(other_platform, outsider)
+        people = (member, other_member, support, admin, outsider, superadmin)
+        tokens = {user.username: make_api_token(user) for user in people}
     return PlatformWorld(platform, other_platform, member, other_member, support, admin,
                          outsider, superadmin, tokens)
 

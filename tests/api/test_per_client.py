@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.api.conftest import METADATA_PATH
+from tests.conftest import patient
 from tests.factories import make_client_entry
 from webapp.extensions import db
 from webapp.models import AuditEvent, ClientMetadataEntry
@@ -229,13 +230,15 @@ def test_an_entry_disappears_the_moment_it_expires(client, caller):
     """The database clock decides in every statement; no job has to run, and a reader whose
     transaction began before the expiry does not keep seeing the entry."""
     db_now = db.session.scalar(select(sql_utcnow()))
+    read_at = time.monotonic()
     if isinstance(db_now, str):  # SQLite hands back text
         db_now = datetime.fromisoformat(db_now)
+    lifetime = patient(1)  # long enough for the first read, however busy the machine
     make_client_entry(caller.user, caller.client, "flash", "x",
-                      expires_at=db_now + timedelta(seconds=1.5))
+                      expires_at=db_now + timedelta(seconds=lifetime))
     db.session.begin()  # one open transaction across both reads
     assert client.get(f"{METADATA_PATH}/flash", headers=caller.headers).status_code == 200
-    time.sleep(2)
+    time.sleep(max(0.0, read_at + lifetime + 0.1 - time.monotonic()))  # until it has expired
     assert client.get(f"{METADATA_PATH}/flash", headers=caller.headers).status_code == 404
     assert client.get(METADATA_PATH, headers=caller.headers).get_json() == {"data": []}
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import FACTORY, add_member, make_user
+from tests.factories import FACTORY, add_member, commit, make_user, one_transaction
 from webapp import accounts
 from webapp.extensions import db
 from webapp.metadata import platform as documents
@@ -16,7 +16,7 @@ INVALID_CURSOR = {"detail": "Invalid cursor"}
 
 def seed(platform, user, data):
     documents.replace_document(FACTORY, user, platform, data)
-    db.session.commit()
+    commit()
 
 
 def search(client, token, platform_key="acme-corp", q=None, **params):
@@ -55,10 +55,11 @@ def people(platform_world):
                 "back\\slash": 1, "tab\tkey": "x"},
     }
     users = {}
-    for username, data in docs.items():
-        users[username] = make_user(username, password="")
-        add_member(world.platform, users[username])
-        seed(world.platform, users[username], data)
+    with one_transaction():
+        for username, data in docs.items():
+            users[username] = make_user(username, password="")
+            add_member(world.platform, users[username])
+            seed(world.platform, users[username], data)
     return users
 
 
@@ -300,11 +301,11 @@ def test_q_is_checked_before_page_size_and_cursor(client, platform_world, people
 
 def test_page_size_default_and_limits(client, platform_world):
     world = platform_world
-    for number in range(205):  # through the services, in one transaction (a commit each: 4 s)
-        user = accounts.create_user(FACTORY, f"p{number:03d}", password="")
-        accounts.set_membership(FACTORY, world.platform, user, "member")
-        documents.replace_document(FACTORY, user, world.platform, {"bulk": True})
-    db.session.commit()
+    with one_transaction():  # a commit each took seconds
+        for number in range(205):
+            user = make_user(f"p{number:03d}", password="")
+            add_member(world.platform, user)
+            seed(world.platform, user, {"bulk": True})
     token = world.token(world.admin)
     default = search(client, token, q="bulk:true").get_json()
     assert [hit["username"] for hit in default["results"]] == [f"p{n:03d}" for n in range(50)]

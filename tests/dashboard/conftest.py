@@ -14,7 +14,7 @@ import re
 import pytest
 
 from tests.dashboard.world import World
-from tests.factories import PASSWORD, add_member, make_client, make_platform, make_user
+from tests.factories import PASSWORD, add_member, make_client, make_platform, make_user, one_transaction
 
 _CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
@@ -88,30 +88,31 @@ class Tenants:
     """
 
     def __init__(self):
-        self.acme = make_platform("acme", "Acme Corp")
-        self.globex = make_platform("globex", "Globex")
-        self.superadmin = make_user("root", superadmin=True, password="")
-        self.acme_admin = make_user("acme-admin", email="admin@acme.test", password="")
-        self.acme_support = make_user("acme-support", password="")
-        self.acme_member = make_user("acme-member", password="")
-        self.globex_admin = make_user("globex-admin", password="")
-        self.alice = make_user("Alice", email="Alice.Smith@Example.com", password="")
-        self.bob = make_user("bob", email="bob@globex.test", password="")
-        self.carol = make_user("carol", email="carol@example.com", password="")
-        # One argon2 hash for everybody: hashing is slow on purpose, and tests need no variety.
-        for user in (self.superadmin, self.acme_admin, self.acme_support, self.acme_member,
-                     self.globex_admin, self.alice, self.bob, self.carol):
-            user.password_hash = _password_hash()
-        add_member(self.acme, self.acme_admin, "admin")
-        add_member(self.acme, self.acme_support, "support")
-        add_member(self.acme, self.acme_member, "member")
-        add_member(self.globex, self.globex_admin, "admin")
-        add_member(self.acme, self.alice)
-        add_member(self.globex, self.bob)
-        add_member(self.acme, self.carol)
-        add_member(self.globex, self.carol)
-        self.acme_client, _ = make_client(self.acme, name="Acme Mobile")
-        self.globex_client, _ = make_client(self.globex, name="Globex Web")
+        with one_transaction():
+            self.acme = make_platform("acme", "Acme Corp")
+            self.globex = make_platform("globex", "Globex")
+            self.superadmin = make_user("root", superadmin=True, password="")
+            self.acme_admin = make_user("acme-admin", email="admin@acme.test", password="")
+            self.acme_support = make_user("acme-support", password="")
+            self.acme_member = make_user("acme-member", password="")
+            self.globex_admin = make_user("globex-admin", password="")
+            self.alice = make_user("Alice", email="Alice.Smith@Example.com", password="")
+            self.bob = make_user("bob", email="bob@globex.test", password="")
+            self.carol = make_user("carol", email="carol@example.com", password="")
+            # One argon2 hash for everybody: hashing is slow on purpose, and tests need no variety.
+            for user in (self.superadmin, self.acme_admin, self.acme_support, self.acme_member,
+                         self.globex_admin, self.alice, self.bob, self.carol):
+                user.password_hash = _password_hash()
+            add_member(self.acme, self.acme_admin, "admin")
+            add_member(self.acme, self.acme_support, "support")
+            add_member(self.acme, self.acme_member, "member")
+            add_member(self.globex, self.globex_admin, "admin")
+            add_member(self.acme, self.alice)
+            add_member(self.globex, self.bob)
+            add_member(self.acme, self.carol)
+            add_member(self.globex, self.carol)
+            self.acme_client, _ = make_client(self.acme, name="Acme Mobile")
+            self.globex_client, _ = make_client(self.globex, name="Globex Web")
 
 
 @pytest.fixture

@@ -9,7 +9,16 @@ import functools
 
 from sqlalchemy import select
 
-from tests.factories import PASSWORD, add_member, make_api_token, make_client, make_platform, make_user
+from tests.factories import (
+    PASSWORD,
+    add_member,
+    commit,
+    make_api_token,
+    make_client,
+    make_platform,
+    make_user,
+    one_transaction,
+)
 from webapp.extensions import db
 from webapp.hashing import hash_password
 from webapp.models import ApiToken, AuditEvent, Membership, OAuth2Client, Platform, User
@@ -25,7 +34,7 @@ def person(username: str, *, superadmin: bool = False, email: str | None = None,
     """A user who can sign in with tests.factories.PASSWORD (without hashing it again)."""
     user = make_user(username, password="", superadmin=superadmin, email=email, active=active)
     user.password_hash = _password_hash()
-    db.session.commit()
+    commit()
     return user
 
 
@@ -41,31 +50,32 @@ class World:
     """
 
     def __init__(self) -> None:
-        self.acme = make_platform("acme", "Acme Corp")
-        self.globex = make_platform("globex", "Globex")
-        self.root = person("root", superadmin=True)
-        self.acme_admin = person("acme-admin", email="admin@acme.test")
-        self.acme_support = person("acme-support")
-        self.acme_member = person("acme-member")
-        self.globex_admin = person("globex-admin")
-        self.globex_support = person("globex-support")
-        self.outsider = person("outsider")
-        self.alice = person("alice", email="alice@acme.test")
-        self.carol = person("carol")
-        self.bob = person("bob")
-        self.dave = person("dave")
-        self.newbie = person("newbie")
-        for user, role in ((self.acme_admin, "admin"), (self.acme_support, "support"),
-                           (self.acme_member, "member"), (self.alice, "member"),
-                           (self.carol, "member")):
-            add_member(self.acme, user, role)
-        for user, role in ((self.globex_admin, "admin"), (self.globex_support, "support"),
-                           (self.bob, "member"), (self.dave, "member")):
-            add_member(self.globex, user, role)
-        self.acme_client, self.acme_secret = make_client(self.acme, name="Acme Mobile")
-        self.globex_client, self.globex_secret = make_client(self.globex, name="Globex Web")
-        self.alice_token = make_api_token(self.alice)
-        self.bob_token = make_api_token(self.bob)
+        with one_transaction():
+            self.acme = make_platform("acme", "Acme Corp")
+            self.globex = make_platform("globex", "Globex")
+            self.root = person("root", superadmin=True)
+            self.acme_admin = person("acme-admin", email="admin@acme.test")
+            self.acme_support = person("acme-support")
+            self.acme_member = person("acme-member")
+            self.globex_admin = person("globex-admin")
+            self.globex_support = person("globex-support")
+            self.outsider = person("outsider")
+            self.alice = person("alice", email="alice@acme.test")
+            self.carol = person("carol")
+            self.bob = person("bob")
+            self.dave = person("dave")
+            self.newbie = person("newbie")
+            for user, role in ((self.acme_admin, "admin"), (self.acme_support, "support"),
+                               (self.acme_member, "member"), (self.alice, "member"),
+                               (self.carol, "member")):
+                add_member(self.acme, user, role)
+            for user, role in ((self.globex_admin, "admin"), (self.globex_support, "support"),
+                               (self.bob, "member"), (self.dave, "member")):
+                add_member(self.globex, user, role)
+            self.acme_client, self.acme_secret = make_client(self.acme, name="Acme Mobile")
+            self.globex_client, self.globex_secret = make_client(self.globex, name="Globex Web")
+            self.alice_token = make_api_token(self.alice)
+            self.bob_token = make_api_token(self.bob)
 
     def role(self, name: str) -> User | None:
         """The person playing a role in the permission tests (None: anonymous)."""
