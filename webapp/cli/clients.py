@@ -2,8 +2,15 @@
 import click
 
 from webapp import access
-from webapp.cli.common import cli_actor, emit, fail, json_option, transactional
-from webapp.models import Platform, User
+from webapp.cli.common import (
+    cli_actor,
+    emit,
+    existing_platform,
+    existing_user,
+    fail,
+    json_option,
+    transactional,
+)
 from webapp.oauth.clients import GRANT_TYPES, register_client, resolve_scope
 from webapp.oauth.tokens import client_by_client_id, issue_access_token
 
@@ -23,9 +30,7 @@ group = click.Group("clients", help="Manage OAuth clients and issue their tokens
 @json_option
 @transactional
 def create(name, platform_key, redirect_uris, scope, public, grant_types, as_json):
-    platform = Platform.by_key(platform_key)
-    if platform is None:
-        fail(f"No platform {platform_key!r}.")
+    platform = existing_platform(platform_key)
     registered = register_client(cli_actor(), platform, name, list(redirect_uris), scope=scope,
                                  public=public, grant_types=list(grant_types) or None)
     client_id = registered.client.client_id
@@ -45,9 +50,7 @@ def issue_token(client_id, username, scope, as_json):
     client = client_by_client_id(client_id)
     if client is None:
         fail(f"No client {client_id!r}.")
-    user = User.by_username(username)
-    if user is None:
-        fail(f"No user {username!r}.")
+    user = existing_user(username)
     if not user.is_active:
         fail(f"User {user.username!r} is inactive.")
     if not access.is_member(user, client.platform):

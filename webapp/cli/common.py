@@ -12,6 +12,7 @@ import click
 from webapp.extensions import db
 from webapp.metadata.audit import Actor
 from webapp.metadata.errors import MetadataError, NotFound
+from webapp.models import Platform, User
 
 
 def cli_actor() -> Actor:
@@ -28,6 +29,22 @@ def emit(as_json: bool, payload: dict[str, Any], text: str) -> None:
 def fail(message: str) -> NoReturn:
     click.echo(f"Error: {message}", err=True)
     sys.exit(1)
+
+
+def existing_user(username: str) -> User:
+    """The user the argument names, or a one-line error."""
+    user = User.by_username(username)
+    if user is None:
+        fail(f"No user {username!r}.")
+    return user
+
+
+def existing_platform(key: str) -> Platform:
+    """The platform the argument names, or a one-line error."""
+    platform = Platform.by_key(key)
+    if platform is None:
+        fail(f"No platform {key!r}.")
+    return platform
 
 
 def transactional(fn: Callable) -> Callable:

@@ -5,11 +5,10 @@ import click
 from flask import current_app
 from redis.exceptions import LockError
 
-from webapp.cli.common import cli_actor, emit, fail, json_option
+from webapp.cli.common import cli_actor, emit, existing_platform, fail, json_option
 from webapp.extensions import db
 from webapp.jobs.queue import REDIS_DOWN, describe, describe_error
 from webapp.metadata.audit import Actor
-from webapp.models import Platform
 
 group = click.Group("metadata", help="Per-client metadata maintenance.")
 
@@ -62,7 +61,7 @@ def export(platform_key, output):
     """Write the platform's documents and live per-client entries as JSON Lines."""
     from webapp.metadata import transfer
 
-    platform = _platform(platform_key)
+    platform = existing_platform(platform_key)
     transfer.record_export(cli_actor(), platform)
     db.session.commit()
     for line in transfer.export_lines(platform):
@@ -83,7 +82,7 @@ def import_(platform_key, file, dry_run, as_json):
     """
     from webapp.metadata import transfer
 
-    platform = _platform(platform_key)
+    platform = existing_platform(platform_key)
     actor = Actor.system("cli:import", cli_actor().display)
     report = transfer.import_lines(actor, platform, file, dry_run=dry_run)
     if as_json:
@@ -95,10 +94,3 @@ def import_(platform_key, file, dry_run, as_json):
         click.echo(f"... and {report.skipped - len(report.errors)} more", err=True)
     verb = "Would import" if dry_run else "Imported"
     click.echo(f"{verb} {report.imported} line(s); skipped {report.skipped}.")
-
-
-def _platform(platform_key: str) -> Platform:
-    platform = Platform.by_key(platform_key)
-    if platform is None:
-        fail(f"No platform {platform_key!r}.")
-    return platform

@@ -4,9 +4,16 @@ import json
 import click
 
 from webapp import access, accounts
-from webapp.cli.common import cli_actor, emit, fail, json_option, transactional
+from webapp.cli.common import (
+    cli_actor,
+    emit,
+    existing_platform,
+    existing_user,
+    fail,
+    json_option,
+    transactional,
+)
 from webapp.metadata import schemas
-from webapp.models import Platform, User
 
 group = click.Group("platforms", help="Manage platforms (tenants) and their members.")
 
@@ -32,12 +39,8 @@ def create(key, name, as_json):
 @json_option
 @transactional
 def add_member(key, username, role, as_json):
-    platform = Platform.by_key(key)
-    if platform is None:
-        fail(f"No platform {key!r}.")
-    user = User.by_username(username)
-    if user is None:
-        fail(f"No user {username!r}.")
+    platform = existing_platform(key)
+    user = existing_user(username)
     accounts.set_membership(cli_actor(), platform, user, role)
     emit(
         as_json,
@@ -53,12 +56,8 @@ def add_member(key, username, role, as_json):
 def remove_member(key, username):
     """End a membership; the user's tokens for the platform (API tokens made for it, OAuth
     tokens of its clients) stop working at once."""
-    platform = Platform.by_key(key)
-    if platform is None:
-        fail(f"No platform {key!r}.")
-    user = User.by_username(username)
-    if user is None:
-        fail(f"No user {username!r}.")
+    platform = existing_platform(key)
+    user = existing_user(username)
     if not access.is_member(user, platform):
         fail(f"{user.username} is not a member of {platform.platform_key}.")
     accounts.remove_membership(cli_actor(), platform, user)
@@ -76,9 +75,7 @@ def set_schema(key, file, clear):
     Stored documents are left as they are; those that do not validate are counted, and
     each must validate at its next write.
     """
-    platform = Platform.by_key(key)
-    if platform is None:
-        fail(f"No platform {key!r}.")
+    platform = existing_platform(key)
     if clear == (file is not None):
         fail("Give either FILE (or - for stdin) or --clear.")
     if clear:

@@ -2,8 +2,14 @@
 import click
 
 from webapp import accounts
-from webapp.cli.common import cli_actor, emit, fail, json_option, transactional
-from webapp.models import Platform, User
+from webapp.cli.common import (
+    cli_actor,
+    emit,
+    existing_platform,
+    existing_user,
+    json_option,
+    transactional,
+)
 
 group = click.Group("tokens", help="Manage API tokens for `Authorization: Token`.")
 
@@ -16,14 +22,10 @@ group = click.Group("tokens", help="Manage API tokens for `Authorization: Token`
 @json_option
 @transactional
 def create(username, name, platform_key, as_json):
-    user = User.by_username(username)
-    if user is None:
-        fail(f"No user {username!r}.")
+    user = existing_user(username)
     platform = None
     if platform_key is not None:
-        platform = Platform.by_key(platform_key)
-        if platform is None:
-            fail(f"No platform {platform_key!r}.")
+        platform = existing_platform(platform_key)
     issued = accounts.create_api_token(cli_actor(), user, name, platform=platform)
     emit(
         as_json,

@@ -2,8 +2,7 @@
 import click
 
 from webapp import accounts
-from webapp.cli.common import cli_actor, emit, fail, json_option, transactional
-from webapp.models import User
+from webapp.cli.common import cli_actor, emit, existing_user, json_option, transactional
 
 group = click.Group("users", help="Manage users.")
 
@@ -34,9 +33,7 @@ def create(username, password, email, superadmin, as_json):
 @transactional
 def set_password(username, password):
     """Set a user's password, e.g. a demo user's whose printed one was lost."""
-    user = User.by_username(username)
-    if user is None:
-        fail(f"No user {username!r}.")
+    user = existing_user(username)
     accounts.set_password(cli_actor(), user, password)
     click.echo(f"Password of {user.username} changed")
 
@@ -49,9 +46,7 @@ def set_password(username, password):
 def delete(username, yes, as_json):
     """Erase a user: their metadata, tokens, grants and memberships go, and every value the
     audit log held about them becomes "(erased)". This cannot be undone."""
-    user = User.by_username(username)
-    if user is None:
-        fail(f"No user {username!r}.")
+    user = existing_user(username)
     if not yes:
         click.confirm(f"Erase {user.username} and everything held about them?", abort=True)
     removed = accounts.erase_user(cli_actor(), user)
