@@ -5,7 +5,7 @@ import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from flask import g, has_request_context
 from sqlalchemy import Row, Select, and_, bindparam, insert, or_, select
@@ -20,6 +20,15 @@ from webapp.timeutil import utcnow
 
 # Marks "this key did not exist" in a change, distinct from a stored null.
 ABSENT = object()
+
+
+class About(TypedDict, total=False):
+    """What an event is about, as every writer names it (each part may be absent)."""
+
+    target_user: User | UserRef | None
+    platform_id: int | None
+    oauth_client_id: int | None
+    changes: dict[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -65,58 +74,28 @@ def diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return changes
 
 
-def record(
-    actor: Actor,
-    action: str,
-    *,
-    target_user: User | UserRef | None = None,
-    platform_id: int | None = None,
-    oauth_client_id: int | None = None,
-    changes: dict[str, Any] | None = None,
-) -> AuditEvent:
+def record(actor: Actor, action: str, **about: Unpack[About]) -> AuditEvent:
     """Append an audit event in the caller's transaction, so it commits with the write or not at all."""
-    event = AuditEvent(**event_values(actor, action, target_user=target_user,
-                                      platform_id=platform_id, oauth_client_id=oauth_client_id,
-                                      changes=changes))
+    event = AuditEvent(**event_values(actor, action, **about))
     db.session.add(event)
     return event
 
 
-def append(
-    actor: Actor,
-    action: str,
-    *,
-    target_user: User | UserRef | None = None,
-    platform_id: int | None = None,
-    oauth_client_id: int | None = None,
-    changes: dict[str, Any] | None = None,
-) -> None:
+def append(actor: Actor, action: str, **about: Unpack[About]) -> None:
     """`record` for writers that need no event object back (the API's hot write paths).
 
     The same columns, inserted at once through Core on the session's connection (so in the
     caller's transaction), with no ORM object and no unit-of-work flush at commit.
     """
-    db.session.connection().execute(
-        _insert_event, event_values(actor, action, target_user=target_user,
-                                    platform_id=platform_id, oauth_client_id=oauth_client_id,
-                                    changes=changes))
+    db.session.connection().execute(_insert_event, event_values(actor, action, **about))
 
 
 _events = AuditEvent.__table__
 _insert_event = insert(_events)
 
 
-def write_with_event(
-    statement: ReturningInsert | ReturningUpdate,
-    params: dict[str, Any],
-    actor: Actor,
-    action: str,
-    *,
-    target_user: User | UserRef | None = None,
-    platform_id: int | None = None,
-    oauth_client_id: int | None = None,
-    changes: dict[str, Any] | None = None,
-) -> Row | None:
+def write_with_event(statement: ReturningInsert | ReturningUpdate, params: dict[str, Any],
+                     actor: Actor, action: str, **about: Unpack[About]) -> Row | None:
     """Run a write that RETURNs the row it wrote, and append its event only if it wrote one.
 
     For the write of a row read before, which may find that row changed meanwhile and
@@ -126,8 +105,7 @@ def write_with_event(
     (webapp.metadata.statements); on SQLite, two statements in the session's transaction.
     `statement` is built once with bind parameters (`params`), so a request builds none.
     """
-    values = event_values(actor, action, target_user=target_user, platform_id=platform_id,
-                          oauth_client_id=oauth_client_id, changes=changes)
+    values = event_values(actor, action, **about)
     values["occurred_at"] = utcnow()
     with connection_for_one_statement() as connection:
         if connection.dialect.name != "postgresql":
@@ -139,18 +117,9 @@ def write_with_event(
         return connection.execute(_with_event(statement), params | event_params).first()
 
 
-def event_values(
-    actor: Actor,
-    action: str,
-    *,
-    target_user: User | UserRef | None = None,
-    platform_id: int | None = None,
-    oauth_client_id: int | None = None,
-    changes: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+def event_values(actor: Actor, action: str, **about: Unpack[About]) -> dict[str, Any]:
     """The columns of an event, for `record` and for writers that insert many at once."""
-    row = Events(actor).row(action, target_user=target_user, platform_id=platform_id,
-                            oauth_client_id=oauth_client_id, changes=changes)
+    row = Events(actor).row(action, **about)
     return dict(zip(Events.COLUMNS, row))
 
 
