@@ -9,6 +9,7 @@ import re
 import stat
 
 import pytest
+from werkzeug.datastructures import Headers
 
 from tests.dashboard.conftest import login
 from tests.dashboard.world import World
@@ -16,7 +17,7 @@ from tests.factories import make_user
 from webapp import config as config_module
 from webapp import create_app
 from webapp.dashboard import auth
-from webapp.http import ID_MAX, digits_up_to
+from webapp.http import ID_MAX, add_missing, digits_up_to, header_value
 
 PAGES = ("/login", "/admin/", "/admin/users", "/admin/platforms/acme", "/admin/audit",
          "/admin/users/{alice}")
@@ -50,6 +51,44 @@ def test_api_answers_carry_the_headers_that_apply_to_json(client):
     assert response.status_code == 401
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert "Content-Security-Policy" not in response.headers
+
+
+def test_the_shared_headers_never_replace_one_a_view_set_whatever_its_case():
+    headers = Headers([("cache-control", "private"), ("X-FRAME-OPTIONS", "SAMEORIGIN")])
+    add_missing(headers, (("Cache-Control", "no-store"), ("X-Frame-Options", "DENY"),
+                          ("Referrer-Policy", "same-origin")))
+    assert headers.to_wsgi_list() == [("cache-control", "private"),
+                                      ("X-FRAME-OPTIONS", "SAMEORIGIN"),
+                                      ("Referrer-Policy", "same-origin")]
+    assert header_value(headers, "Cache-Control") == "private"
+    assert header_value(headers, "RateLimit-Reset") is None
+
+
+def test_every_answer_carries_a_request_id_the_callers_if_sane(client):
+    made = client.get("/api/v2/metadata").headers["X-Request-ID"]
+    assert re.fullmatch(r"[0-9a-f]{32}", made)
+    assert client.get("/api/v2/metadata").headers["X-Request-ID"] != made
+    assert client.get("/api/v2/metadata", headers={"X-Request-ID": "abc-123"}
+                      ).headers["X-Request-ID"] == "abc-123"
+    for insane in ("a" * 65, "a b", "<script>", "caf\u00e9"):
+        echoed = client.get("/api/v2/metadata", headers={"X-Request-ID": insane})
+        assert re.fullmatch(r"[0-9a-f]{32}", echoed.headers["X-Request-ID"]), insane
+
+
+def test_async_functions_are_still_handed_to_flask_each_time(app):
+    """The app remembers which functions are plain (webapp.http.App); a coroutine function
+    is still Flask's to run, which it refuses without its `async` extra."""
+
+    def plain():
+        return "plain"
+
+    async def coroutine():
+        return "coroutine"
+
+    assert app.ensure_sync(plain) is plain and app.ensure_sync(plain) is plain
+    for _ in range(2):
+        with pytest.raises(RuntimeError, match="async"):
+            app.ensure_sync(coroutine)
 
 
 def test_https_requests_are_told_to_stay_on_https(client):

@@ -15,7 +15,9 @@ from webapp.extensions import csrf, db, limiter, login_manager, migrate
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    app = Flask(
+    from webapp.http import App
+
+    app = App(
         __name__,
         instance_relative_config=True,
         template_folder="../templates",

@@ -16,6 +16,7 @@ import time
 from flask import Flask, current_app, request
 
 from webapp.extensions import limiter
+from webapp.http import header_value
 
 # A dead Redis host must not hold a sign-in for long: fail fast, then the fallback counts.
 STORAGE_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
@@ -119,7 +120,7 @@ def limit_apis(*blueprints) -> None:
 def reset_in_seconds(response):
     """RateLimit-Reset says how many seconds until the window resets (the IETF draft's
     meaning), where Flask-Limiter writes the moment as a Unix time."""
-    reset = response.headers.get("RateLimit-Reset")
+    reset = header_value(response.headers, "RateLimit-Reset")
     if reset and reset.isdigit():
         response.headers["RateLimit-Reset"] = str(max(0, int(reset) - int(time.time())))
     return response
