@@ -13,11 +13,11 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from webapp.api import request_body
 from webapp.errors import rollback_quietly
-from webapp.extensions import db
 from webapp.metadata import calls, per_client
 from webapp.metadata.audit import Actor
 from webapp.metadata.calls import ClientRef, UserRef
 from webapp.metadata.errors import NotFound, PreconditionFailed, ValidationError
+from webapp.metadata.statements import commit_if_begun
 
 bp = Blueprint("api_per_client", __name__, url_prefix="/api/v2/metadata")
 
@@ -127,7 +127,7 @@ def put_entry(key: str):
     # Shaped before the commit, which expires the entry; reloading it would open a new
     # transaction (a write lock on SQLite) just to answer.
     resource, tag = per_client.as_resource(entry), per_client.etag(entry)
-    db.session.commit()
+    commit_if_begun()
     response = _entry_response(resource, tag, 201 if created else 200)
     if created:
         response.headers["Location"] = url_for(".get_entry", key=key)
@@ -140,7 +140,7 @@ def delete_entry(key: str):
     per_client.delete_entry(caller.actor, caller.user, caller.client, key,
                             if_match=request.headers.get("If-Match"),
                             if_none_match=request.headers.get("If-None-Match"))
-    db.session.commit()
+    commit_if_begun()
     return Response(status=204)
 
 

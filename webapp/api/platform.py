@@ -18,12 +18,12 @@ from webapp import access
 from webapp.accounts import note_api_token_use
 from webapp.api import request_body
 from webapp.errors import rollback_quietly
-from webapp.extensions import db
 from webapp.metadata import calls, schemas
 from webapp.metadata import platform as documents
 from webapp.metadata.audit import Actor
 from webapp.metadata.calls import PlatformCall
 from webapp.metadata.errors import PreconditionFailed, ValidationError
+from webapp.metadata.statements import commit_if_begun
 from webapp.timeutil import iso_z
 
 bp = Blueprint("api_platform", __name__)
@@ -61,7 +61,7 @@ def platform_metadata() -> Response:
     elif method == "DELETE":
         documents.delete_document(actor, target.user, target.platform,
                                   if_match=if_match, if_none_match=if_none_match)
-        db.session.commit()
+        commit_if_begun()
         return Response(status=204)
     elif method == "PATCH":
         body = _json_body()
@@ -80,7 +80,7 @@ def platform_metadata() -> Response:
         )
     else:  # pragma: no cover - the route admits no other method
         raise MethodNotAllowed()
-    db.session.commit()  # a read ends its transaction too (SQLite's write lock)
+    commit_if_begun()  # a read ends its transaction too (SQLite's write lock)
     response = _json(
         {
             "username": target.user.username,
@@ -103,7 +103,7 @@ def platform_schema() -> Response:
     call = _authenticate(platform_key, None, with_document=False)
     platform = access.reachable_platform(call, platform_key)
     view = schemas.get_schema(platform)
-    db.session.commit()
+    commit_if_begun()
     return _json({"platform_key": platform.platform_key, "schema": view.schema,
                   "updated_at": iso_z(view.updated_at)})
 

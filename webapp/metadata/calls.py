@@ -163,11 +163,14 @@ def _bearer_statement(dialect: str, entries: str):
     if entries == NO_ENTRY:
         return statement
     which = _entries.c.key == bindparam("key") if entries == ONE_ENTRY else true()
-    return statement.add_columns(*(_entries.c[name] for name in _ENTRY_COLUMNS)).outerjoin(
+    statement = statement.add_columns(*(_entries.c[name] for name in _ENTRY_COLUMNS)).outerjoin(
         _entries,
         and_(_entries.c.user_id == token.c.user_id, _entries.c.client_id == clients.c.id,
              ClientMetadataEntry.live(_entries.c.expires_at), which),
-    ).order_by(_key_order(dialect, _entries.c.key))
+    )
+    if entries == ALL_ENTRIES:  # one key is one row at most: nothing to sort
+        statement = statement.order_by(_key_order(dialect, _entries.c.key))
+    return statement
 
 
 def _key_order(dialect: str, column):

@@ -338,7 +338,7 @@ def put_entry(
     PreconditionFailed; the caller commits.
 
     `prefetched`: the live entry under `key` (or none) already read with the caller
-    (webapp.metadata.calls.bearer_caller_for_put). Replacing a live entry, the common
+    (webapp.metadata.calls.bearer_caller_and_entry). Replacing a live entry, the common
     write, then costs one UPDATE and the audit event (`_replace_if_unchanged`); a create,
     a revival, or an entry changed since it was read goes the locked way below.
     """

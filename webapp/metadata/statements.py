@@ -29,6 +29,14 @@ def connection_for_one_statement() -> Iterator[Connection]:
         yield db.session.connection()
 
 
+def commit_if_begun() -> None:
+    """End the request's transaction, when it has one: an API request whose statements
+    all ran alone has none, and creating a session only to commit nothing costs more
+    than its SELECT's Python side."""
+    if db.session.registry.has():
+        db.session.commit()
+
+
 def _in_transaction() -> bool:
     # Without creating the request's session when it has none yet (a read needs none).
     return db.session.registry.has() and db.session().in_transaction()
