@@ -427,7 +427,7 @@ def test_every_per_client_answer_is_documented_and_every_example_is_real(
     # a key holding a slash names no entry: 404 for PUT too
     call("PUT", f"{root}/a%2Fb", headers=full, json={"value": "x"}, expect=404)
 
-    for name in ("list_entries", "get_entry", "put_entry", "delete_entry"):
+    for name in ("as_resource", "found_entry", "put_entry", "delete_entry"):
         monkeypatch.setattr(per_client_service, name, broken)
     for method, path, body in operations:
         response = call(method, path, headers=full, json=body, expect=500)

@@ -31,8 +31,8 @@ def test_an_unexpected_error_is_json_500_without_a_stack_trace(client, caller, m
     def broken(*args, **kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(per_client, "list_entries", broken)
-    response = client.get(METADATA_PATH, headers=caller.headers)
+    monkeypatch.setattr(per_client, "found_entry", broken)
+    response = client.get(f"{METADATA_PATH}/theme", headers=caller.headers)
     assert response.status_code == 500
     assert response.get_json() == {"message": "Server Error"}
     assert b"secret internals" not in response.data

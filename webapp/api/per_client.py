@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from authlib.oauth2.rfc6749.resource_protector import TokenValidator
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
@@ -37,6 +37,9 @@ class BadBody(Exception):
     pass
 
 
+_Call = TypeVar("_Call", calls.BearerCall, calls.BearerRead)
+
+
 @dataclass(frozen=True)
 class Caller:
     user: UserRef
@@ -47,7 +50,7 @@ class Caller:
         return Actor(via=per_client.VIA, user=self.user, oauth_client_id=self.client.id)
 
 
-def _checked(call: calls.BearerCall | None, scope: str) -> calls.BearerCall:
+def _checked(call: _Call | None, scope: str) -> _Call:
     """401 before 403, so scopes never leak token state.
 
     `call` is None unless the token passed every 401 test (calls.bearer_caller): a
@@ -92,19 +95,16 @@ def _entry_response(resource: dict[str, Any], tag: str, status: int) -> Response
 
 @bp.get("")
 def list_entries():
-    call = _checked(calls.bearer_caller_and_entries(request.headers.get("Authorization")), READ)
-    entries = per_client.list_entries(call.user, call.client, prefetched=call.entries)
-    return jsonify({"data": [per_client.as_resource(entry) for entry in entries]})
+    read = _checked(calls.bearer_read_all(request.headers.get("Authorization")), READ)
+    return jsonify({"data": [per_client.as_resource(entry) for entry in read.entries]})
 
 
 @bp.get("/<key>")
 def get_entry(key: str):
-    authorization = request.headers.get("Authorization")
-    if per_client.key_is_valid(key):
-        call = _checked(calls.bearer_caller_and_entry(authorization, key), READ)
-    else:  # no entry can have this key; the caller is still checked first
-        call = _checked(calls.bearer_caller(authorization), READ)
-    entry = per_client.get_entry(call.user, call.client, key, prefetched=call.entries)
+    # A key no entry can have reads no entry; the caller is still checked first.
+    key_read = key if per_client.key_is_valid(key) else None
+    read = _checked(calls.bearer_read(request.headers.get("Authorization"), key_read), READ)
+    entry = per_client.found_entry(read.entries)
     return _entry_response(per_client.as_resource(entry), per_client.etag(entry), 200)
 
 

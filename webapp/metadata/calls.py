@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Float, Row, and_, bindparam, func, select, true
+from sqlalchemy import ColumnElement, Float, Row, and_, bindparam, func, select, true
 
 from webapp.extensions import db
 from webapp.hashing import hash_token
@@ -75,15 +75,28 @@ class BearerCall:
     user: UserRef
     client: ClientRef
     scope: str
-    entries: list[Row]  # id, key, value, expires_at, version, created_at; sorted by key
+    entries: list[Row]  # id, key, value, expires_at, version, created_at
+
+
+@dataclass(frozen=True)
+class BearerRead:
+    """As much of the caller as a read needs: the scope of a token that passed every 401
+    test (the same tests as BearerCall's; 403 is the caller's to check) and the live
+    entries asked for, sorted by key. A read names nobody in the audit log, so it reads
+    no user or client columns."""
+
+    scope: str
+    entries: list[Row]  # one key: its ETag's columns too (see _READ_COLUMNS)
 
 
 _Entry = ClientMetadataEntry
 _entries = ClientMetadataEntry.__table__
 _ENTRY_COLUMNS = ("id", "key", "value", "expires_at", "version", "created_at")
 
-# Which entries a Bearer read fetches with the caller: none, the one under :key, or all.
+# Which entries a Bearer statement fetches with the caller: none, the one under :key, or
+# all; and which of their columns a read shows (a list shows no ETags).
 NO_ENTRY, ONE_ENTRY, ALL_ENTRIES = "none", "one", "all"
+_READ_COLUMNS = {NO_ENTRY: (), ONE_ENTRY: _ENTRY_COLUMNS, ALL_ENTRIES: ("key", "value", "expires_at")}
 
 
 def bearer_caller(authorization: str | None) -> BearerCall | None:
@@ -92,17 +105,22 @@ def bearer_caller(authorization: str | None) -> BearerCall | None:
 
 
 def bearer_caller_and_entry(authorization: str | None, key: str) -> BearerCall | None:
-    """The caller and their live entry under `key` (in `entries`, or none).
-
-    Also the read of a PUT: webapp.metadata.per_client.put_entry replaces the entry read
-    here without reading it again (its UPDATE writes only the version read).
-    """
+    """The caller of a PUT and their live entry under `key` (in `entries`, or none):
+    webapp.metadata.per_client.put_entry replaces the entry read here without reading it
+    again (its UPDATE writes only the version read)."""
     return _bearer(authorization, ONE_ENTRY, key)
 
 
-def bearer_caller_and_entries(authorization: str | None) -> BearerCall | None:
-    """The caller and every live entry the client keeps for them, sorted by key."""
-    return _bearer(authorization, ALL_ENTRIES)
+def bearer_read(authorization: str | None, key: str | None) -> BearerRead | None:
+    """A GET of one key: the token's scope and the live entry under `key` (in `entries`,
+    or none; `key` None reads no entry, for a key no entry can have)."""
+    return _bearer_read(authorization, ONE_ENTRY if key is not None else NO_ENTRY, key)
+
+
+def bearer_read_all(authorization: str | None) -> BearerRead | None:
+    """A GET of the list: the token's scope and every live entry the client keeps for its
+    user, sorted by key."""
+    return _bearer_read(authorization, ALL_ENTRIES)
 
 
 def bearer_token_string(authorization: str | None) -> str | None:
@@ -114,21 +132,36 @@ def bearer_token_string(authorization: str | None) -> str | None:
 
 
 def _bearer(authorization: str | None, entries: str, key: str | None = None) -> BearerCall | None:
-    token_string = bearer_token_string(authorization)
-    if not token_string:
-        return None
-    params = {"token_hash": hash_token(token_string), "now": time.time(), "key": key}
-    rows = _read(lambda dialect: _bearer_statement(dialect, entries), params)
+    rows = _bearer_rows(authorization, entries, key, reading=False)
     if not rows:
         return None
     first = rows[0]
-    found = [row for row in rows if entries != NO_ENTRY and row.id is not None]
     return BearerCall(
         user=UserRef(first.caller_id, first.caller_name),
         client=ClientRef(first.client_pk, first.client_platform),
         scope=first.scope or "",
-        entries=found,
+        entries=[row for row in rows if row.key is not None] if entries != NO_ENTRY else [],
     )
+
+
+def _bearer_read(authorization: str | None, entries: str, key: str | None = None
+                 ) -> BearerRead | None:
+    rows = _bearer_rows(authorization, entries, key, reading=True)
+    if not rows:
+        return None
+    return BearerRead(scope=rows[0].scope or "",
+                      entries=[row for row in rows if row.key is not None]
+                      if entries != NO_ENTRY else [])
+
+
+def _bearer_rows(authorization: str | None, entries: str, key: str | None, *,
+                 reading: bool) -> Sequence[Row]:
+    """The rows of the token in `authorization` (none: 401) and the entries asked for."""
+    token_string = bearer_token_string(authorization)
+    if not token_string:
+        return ()
+    params = {"token_hash": hash_token(token_string), "now": time.time(), "key": key}
+    return _read(lambda dialect: _bearer_statement(dialect, entries, reading), params)
 
 
 def _read(statement_for, params: dict) -> Sequence[Row]:
@@ -142,14 +175,24 @@ def _read(statement_for, params: dict) -> Sequence[Row]:
 
 
 @functools.cache
-def _bearer_statement(dialect: str, entries: str):
+def _bearer_statement(dialect: str, entries: str, reading: bool = False):
     """Built once per engine and variant, as Core over the tables, so a request pays for
-    neither building the statement nor the ORM's handling of it."""
+    neither building the statement nor the ORM's handling of it. `reading`: the scope
+    and the entries' shown columns only (BearerRead), else the caller's user and client
+    too (BearerCall)."""
     token, users = OAuth2Token.__table__, User.__table__
     clients, memberships = OAuth2Client.__table__, Membership.__table__
+    columns: list[ColumnElement[Any]]
+    if reading:
+        columns = [token.c.scope] + [_entries.c[name] for name in _READ_COLUMNS[entries]]
+    else:
+        columns = [token.c.scope, users.c.id.label("caller_id"),
+                   users.c.username.label("caller_name"), clients.c.id.label("client_pk"),
+                   clients.c.platform_id.label("client_platform")]
+        if entries != NO_ENTRY:
+            columns += [_entries.c[name] for name in _ENTRY_COLUMNS]
     statement = (
-        select(token.c.scope, users.c.id.label("caller_id"), users.c.username.label("caller_name"),
-               clients.c.id.label("client_pk"), clients.c.platform_id.label("client_platform"))
+        select(*columns)
         .select_from(token)
         .join(users, users.c.id == token.c.user_id)
         .join(clients, clients.c.client_id == token.c.client_id)
@@ -163,7 +206,7 @@ def _bearer_statement(dialect: str, entries: str):
     if entries == NO_ENTRY:
         return statement
     which = _entries.c.key == bindparam("key") if entries == ONE_ENTRY else true()
-    statement = statement.add_columns(*(_entries.c[name] for name in _ENTRY_COLUMNS)).outerjoin(
+    statement = statement.outerjoin(
         _entries,
         and_(_entries.c.user_id == token.c.user_id, _entries.c.client_id == clients.c.id,
              ClientMetadataEntry.live(_entries.c.expires_at), which),

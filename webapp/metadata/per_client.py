@@ -20,9 +20,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import current_app
 from sqlalchemy import BigInteger, Row, and_, bindparam, delete, func, literal, select, text, update
@@ -46,6 +46,7 @@ VIA = "api:per-client"
 
 _Entry = ClientMetadataEntry
 _table = ClientMetadataEntry.__table__
+_Found = TypeVar("_Found", ClientMetadataEntry, Row)
 
 
 # --- reading -----------------------------------------------------------------------------
@@ -62,15 +63,10 @@ def _of(user: User | UserRef, client: OAuth2Client | ClientRef):
 _key_order = key_order
 
 
-def list_entries(user: User | UserRef, client: OAuth2Client | ClientRef, *,
-                 prefetched: list | None = None) -> list[ClientMetadataEntry]:
-    """The live entries the client keeps for the user, sorted by key.
-
-    `prefetched`: the same entries already read with the caller in one statement
-    (webapp.metadata.calls), which the API's hot path passes so they are not read twice.
-    """
-    if prefetched is not None:
-        return prefetched
+def list_entries(user: User | UserRef, client: OAuth2Client | ClientRef
+                 ) -> list[ClientMetadataEntry]:
+    """The live entries the client keeps for the user, sorted by key. (The API reads them
+    with its caller instead: webapp.metadata.calls.bearer_read_all.)"""
     return list(db.session.scalars(
         select(_Entry).where(_of(user, client), _live()).order_by(_key_order())
     ))
@@ -97,26 +93,25 @@ def list_entries_by_client(
     return by_client
 
 
-def get_entry(user: User | UserRef, client: OAuth2Client | ClientRef, key: str, *,
-              prefetched: list | None = None) -> ClientMetadataEntry:
-    """The live entry, or NotFound (an expired or malformed key is the same as a missing one).
-
-    `prefetched`: the live entry under `key` (or none) already read with the caller
-    (webapp.metadata.calls), so the API's hot path reads it once.
-    """
+def get_entry(user: User | UserRef, client: OAuth2Client | ClientRef, key: str
+              ) -> ClientMetadataEntry:
+    """The live entry, or NotFound (an expired or malformed key is the same as a missing one)."""
     if not key_is_valid(key):
         raise NotFound()
-    if prefetched is not None:
-        entry = prefetched[0] if prefetched else None
-    else:
-        entry = db.session.scalar(
-            select(_Entry)
-            .where(_of(user, client), _Entry.key == key, _live())
-            .execution_options(populate_existing=True)
-        )
-    if entry is None:
+    return found_entry(db.session.scalars(
+        select(_Entry)
+        .where(_of(user, client), _Entry.key == key, _live())
+        .execution_options(populate_existing=True)
+    ).all())
+
+
+def found_entry(found: Sequence[_Found]) -> _Found:
+    """The one live entry a read found, or NotFound: what the API's GET reads with its
+    caller (webapp.metadata.calls.bearer_read; nothing for a malformed key) and what
+    get_entry reads here."""
+    if not found:
         raise NotFound()
-    return entry
+    return found[0]
 
 
 def count_live(user: User | UserRef, client: OAuth2Client | ClientRef) -> int:
