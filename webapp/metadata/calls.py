@@ -269,26 +269,33 @@ def platform_call(key: str, platform_key: str | None, username: str | None, *,
         platform_key = None
     if username and "\x00" in username:
         username = ""
-    params = {"token_hash": hash_token(key), "platform_key": platform_key or None,
-              "username": username}
+    params = {"token_hash": hash_token(key), "platform_key": platform_key or None}
+    if names_someone:
+        params["username"] = username
     rows = _read(lambda dialect: _platform_statement(dialect, with_document, names_someone),
                  params)
     if not rows:
         return None
     row = rows[0]
+    caller = UserRef(row.caller_id, row.caller_name)
+    if names_someone:
+        target = UserRef(row.target_id, row.target_name) if row.target_id else None
+        target_is_member = row.target_membership_id is not None
+    else:
+        target, target_is_member = caller, row.caller_role is not None
     return PlatformCall(
         token_id=row.token_id,
         token_platform_id=row.token_platform_id,
         member_rights_only=bool(row.member_rights_only),
         last_used_at=row.last_used_at,
-        caller=UserRef(row.caller_id, row.caller_name),
+        caller=caller,
         caller_active=bool(row.is_active),
         caller_superadmin=bool(row.is_superadmin),
         platform=(PlatformRef(row.platform_id, row.platform_key, row.schema_hash)
                   if row.platform_id else None),
         caller_role=row.caller_role,
-        target=UserRef(row.target_id, row.target_name) if row.target_id else None,
-        target_is_member=row.target_membership_id is not None,
+        target=target,
+        target_is_member=target_is_member,
         document=row if with_document and row.document_id is not None else None,
     )
 
@@ -296,15 +303,11 @@ def platform_call(key: str, platform_key: str | None, username: str | None, *,
 @functools.cache
 def _platform_statement(dialect: str, with_document: bool, names_someone: bool):
     """Built once per engine and variant (see _bearer_statement). `names_someone`: the
-    target is whom :username names, else the caller."""
+    target is whom :username names (joined as a second user and membership), else the
+    caller (whose membership is already read)."""
     tokens, platforms, documents = ApiToken.__table__, Platform.__table__, PlatformDocument.__table__
-    caller, target = User.__table__.alias("caller"), User.__table__.alias("target")
+    caller = User.__table__.alias("caller")
     caller_membership = Membership.__table__.alias("caller_membership")
-    target_membership = Membership.__table__.alias("target_membership")
-    if names_someone:
-        names_target = func.lower(target.c.username) == func.lower(bindparam("username"))
-    else:
-        names_target = target.c.id == caller.c.id
     statement = (
         select(tokens.c.id.label("token_id"), tokens.c.platform_id.label("token_platform_id"),
                tokens.c.member_rights_only, tokens.c.last_used_at,
@@ -312,23 +315,30 @@ def _platform_statement(dialect: str, with_document: bool, names_someone: bool):
                caller.c.is_active, caller.c.is_superadmin,
                platforms.c.id.label("platform_id"), platforms.c.platform_key,
                platforms.c.schema_hash,
-               caller_membership.c.role.label("caller_role"),
-               target.c.id.label("target_id"), target.c.username.label("target_name"),
-               target_membership.c.id.label("target_membership_id"))
+               caller_membership.c.role.label("caller_role"))
         .select_from(tokens)
         .join(caller, caller.c.id == tokens.c.user_id)
         .outerjoin(platforms, platforms.c.platform_key == bindparam("platform_key"))
         .outerjoin(caller_membership, and_(caller_membership.c.user_id == caller.c.id,
                                            caller_membership.c.platform_id == platforms.c.id))
-        .outerjoin(target, names_target)
-        .outerjoin(target_membership, and_(target_membership.c.user_id == target.c.id,
-                                           target_membership.c.platform_id == platforms.c.id))
         .where(tokens.c.token_hash == bindparam("token_hash"), tokens.c.revoked_at.is_(None))
     )
+    target_id = caller.c.id
+    if names_someone:
+        target = User.__table__.alias("target")
+        target_membership = Membership.__table__.alias("target_membership")
+        statement = statement.add_columns(
+            target.c.id.label("target_id"), target.c.username.label("target_name"),
+            target_membership.c.id.label("target_membership_id"),
+        ).outerjoin(
+            target, func.lower(target.c.username) == func.lower(bindparam("username")),
+        ).outerjoin(target_membership, and_(target_membership.c.user_id == target.c.id,
+                                            target_membership.c.platform_id == platforms.c.id))
+        target_id = target.c.id
     if with_document:
         statement = statement.add_columns(
             documents.c.id.label("document_id"), documents.c.data, documents.c.version,
             documents.c.created_at, documents.c.updated_at,
-        ).outerjoin(documents, and_(documents.c.user_id == target.c.id,
+        ).outerjoin(documents, and_(documents.c.user_id == target_id,
                                     documents.c.platform_id == platforms.c.id))
     return statement
