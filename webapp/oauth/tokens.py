@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import CursorResult, and_, case, or_, select, update
+from sqlalchemy import CursorResult, and_, case, literal_column, or_, select, update
 
 from webapp.extensions import db
 from webapp.hashing import hash_token, new_token
@@ -86,10 +86,11 @@ def access_token_usable(now):
     that authenticate and read in one statement: a rotated refresh token retires its
     access token too, and a lifetime of 0 never expires.
     """
+    zero = literal_column("0")  # in the statement's text: no parameter to bind per request
     return and_(
-        OAuth2Token.access_token_revoked_at == 0,
-        OAuth2Token.refresh_token_revoked_at == 0,
-        or_(OAuth2Token.expires_in.is_(None), OAuth2Token.expires_in == 0,
+        OAuth2Token.access_token_revoked_at == zero,
+        OAuth2Token.refresh_token_revoked_at == zero,
+        or_(OAuth2Token.expires_in.is_(None), OAuth2Token.expires_in == zero,
             OAuth2Token.issued_at + OAuth2Token.expires_in >= now),
     )
 
