@@ -51,14 +51,15 @@ def platform_metadata() -> Response:
     call = _authenticate(platform_key, request.args.get("username"),
                          with_document=method != "DELETE")
     target = access.platform_target(call, platform_key)
+    if reading:
+        view = documents.get_document(target.user, target.platform, stored=call.document)
+        return _document_response(target, view)
+
     actor = Actor(via="api:platform", user=call.caller, api_token_id=call.token_id,
                   admin_rights=target.admin)
     if_match = request.headers.get("If-Match")
     if_none_match = request.headers.get("If-None-Match")
-
-    if reading:
-        view = documents.get_document(target.user, target.platform, stored=call.document)
-    elif method == "DELETE":
+    if method == "DELETE":
         documents.delete_document(actor, target.user, target.platform,
                                   if_match=if_match, if_none_match=if_none_match)
         commit_if_begun()
@@ -80,18 +81,21 @@ def platform_metadata() -> Response:
         )
     else:  # pragma: no cover - the route admits no other method
         raise MethodNotAllowed()
+    return _document_response(target, view)
+
+
+def _document_response(target: access.PlatformTarget, view: documents.DocumentView) -> Response:
     commit_if_begun()  # a read ends its transaction too (SQLite's write lock)
-    response = _json(
+    return _json(
         {
             "username": target.user.username,
             "platform_key": target.platform.platform_key,
             "metadata": view.data,
             "created_at": iso_z(view.created_at),
             "updated_at": iso_z(view.updated_at),
-        }
+        },
+        headers={"ETag": view.etag},
     )
-    response.headers["ETag"] = view.etag
-    return response
 
 
 @bp.route(PATH + "schema/", methods=["GET"])
