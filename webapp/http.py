@@ -4,7 +4,7 @@ else, refusing NUL characters in page input, and the cookie session (none for th
 """
 from __future__ import annotations
 
-import secrets
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -142,7 +142,9 @@ def _assign_request_id(current: Request) -> None:
             and incoming.isascii():
         g.request_id = incoming
     else:
-        g.request_id = secrets.token_hex(16)
+        # 128 random bits, as hex: an id to find a request by, not a secret (no system
+        # call per request for it; each worker's generator is reseeded at its fork).
+        g.request_id = f"{random.getrandbits(128):032x}"
 
 
 def _protect_forms(current: Request) -> None:
