@@ -65,11 +65,15 @@ def throwaway_database():
             yield f"sqlite:///{directory}/bench.db"
 
 
-def _app(url: str):
+def _app(url: str, *, limiter: bool = True):
+    """The service with its own defaults, as `make run` serves it: the limiter on (the
+    sign-in throttle needs it), the API's opt-in limit off. `limiter=False`: the limiter
+    off (RATELIMIT_ENABLED=false), as the benchmarks ran before 2026-11-30's last round."""
     from webapp import create_app
 
     return create_app({"SQLALCHEMY_DATABASE_URI": database_url(url), "SECRET_KEY": "bench",
-                       "RATELIMIT_ENABLED": False, "OAUTH2_ACCESS_TOKEN_EXPIRES_IN": LIFETIME})
+                       "OAUTH2_ACCESS_TOKEN_EXPIRES_IN": LIFETIME,
+                       "RATELIMIT_ENABLED": limiter})
 
 
 def seed_small(url: str, *, writers: int) -> World:

@@ -71,6 +71,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--scale", action="store_true",
                         help="also grow the data to 1M entries / 100k users / 1M tokens")
     parser.add_argument("--only", choices=("read", "write"), help="run only these paths")
+    parser.add_argument("--limiter-off", action="store_true",
+                        help="serve the service with RATELIMIT_ENABLED=false (no sign-in "
+                             "throttle), as earlier rounds measured it")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         print("wrk is not installed (Debian: apt-get install wrk)", file=sys.stderr)
@@ -103,9 +106,12 @@ def main(argv: list[str]) -> int:
 
 @contextlib.contextmanager
 def servers(url: str, args):
-    """The three apps under one set of gunicorn settings; yields their base URLs."""
-    env = {**os.environ, "DATABASE_URL": url, "RATELIMIT_ENABLED": "false",
-           "SECRET_KEY": "bench-" + uuid.uuid4().hex}
+    """The three apps under one set of gunicorn settings; yields their base URLs. The
+    service runs with its defaults (the limiter on for the sign-in throttle; the API's
+    opt-in limit off), as `make run` serves it; `--limiter-off` turns the limiter off."""
+    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench-" + uuid.uuid4().hex,
+           "RATELIMIT_ENABLED": "false" if args.limiter_off else "true"}
+    env.pop("API_RATE_LIMIT", None)
     processes, bases = [], {}
     try:
         for name, module, probe in (("bare", "bench._bare_app:app", "/entry"),

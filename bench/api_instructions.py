@@ -38,6 +38,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--path", choices=PATHS, action="append")
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--warm", type=int, default=200)
+    parser.add_argument("--limiter-off", action="store_true",
+                        help="the service with RATELIMIT_ENABLED=false (see bench.api)")
     parser.add_argument("--child", nargs=2, metavar=("PATH", "COUNT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -48,7 +50,8 @@ def main(argv: list[str]) -> int:
 
     with seed.throwaway_database() as url:
         world = seed.seed_small(url, writers=1)
-        env = {**os.environ, "DATABASE_URL": url, "BENCH_WORLD": json.dumps(asdict(world))}
+        env = {**os.environ, "DATABASE_URL": url, "BENCH_WORLD": json.dumps(asdict(world)),
+               "BENCH_LIMITER": "off" if args.limiter_off else "on"}
         counts = {}
         print(f"{'path':<14} {'instructions/request':>21} {'ratio':>6}  target", flush=True)
         for name in args.path or PATHS:
@@ -86,7 +89,7 @@ def _request(path: str, world: seed.World):
     if path == "read-limit":
         from bench._limit_app import app
         return app, _environ("/read", f"user={world.user_id}&client={world.client_pk}&key=theme")
-    app = seed._app(os.environ["DATABASE_URL"])
+    app = seed._app(os.environ["DATABASE_URL"], limiter=os.environ["BENCH_LIMITER"] == "on")
     bearer = {"HTTP_AUTHORIZATION": f"Bearer {world.bearer}"}
     if path == "get-key":
         return app, _environ("/api/v2/metadata/theme", headers=bearer)
