@@ -116,8 +116,8 @@ def _before_each_request() -> None:
     page input.
 
     One hook, handed the request itself: each of Flask's hook rounds and each look-up
-    through its `request` proxy costs the API's hot reads a little (CONTRACT's reads are
-    measured against one database round trip)."""
+    through its `request` proxy costs the API's hot reads a little, and they are measured
+    against one database round trip (bench/README.md)."""
     current: Request = request._get_current_object()  # type: ignore[attr-defined]
     _assign_request_id(current)
     _protect_forms(current)
