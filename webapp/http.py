@@ -169,8 +169,9 @@ def _read_body_first(current: Request) -> None:
     else; the form parser later reads the same cached bytes.
     """
     environ = current.environ
-    if not environ.get("CONTENT_LENGTH") and "HTTP_TRANSFER_ENCODING" not in environ:
-        return  # no body (HTTP/1.1 has one only with either header): nothing to wait for
+    if (not environ.get("CONTENT_LENGTH") and "HTTP_TRANSFER_ENCODING" not in environ
+            and environ.get("SERVER_PROTOCOL", "").startswith("HTTP/1.")):
+        return  # no body: HTTP/1 has one only with either header (HTTP/2 may without)
     data = current.get_data(cache=True)  # 413 when Content-Length is past the limit
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
     if (limit is not None and current.content_length is None and len(data) >= limit

@@ -101,3 +101,19 @@ def test_a_body_too_large_for_an_unknown_api_route_answers_in_that_apis_words(cl
     response = client.post("/api/core/nowhere", data=too_large)
     assert (response.status_code, response.json) == (
         413, {"detail": f"Request body exceeds {app.config['MAX_CONTENT_LENGTH']} bytes."})
+
+
+def test_a_body_sent_without_length_or_chunking_is_still_read_first(app, make_app):
+    """HTTP/2 carries a body with neither Content-Length nor Transfer-Encoding (gunicorn
+    can speak it): past the limit it is 413 before the token is even looked at, as over
+    HTTP/1.1; only an HTTP/1 request without either header is known to have no body."""
+    from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+    app = make_app(MAX_CONTENT_LENGTH=1000)
+    for protocol, expected in (("HTTP/2", "413"), ("HTTP/1.1", "401")):
+        environ = EnvironBuilder(path=f"{METADATA_PATH}/theme", method="PUT", data=b"x" * 5000,
+                                 headers={"Authorization": "Bearer nope"}).get_environ()
+        del environ["CONTENT_LENGTH"]
+        environ.update({"SERVER_PROTOCOL": protocol, "wsgi.input_terminated": True})
+        _body, status, _headers = run_wsgi_app(app, environ, buffered=True)
+        assert status.startswith(expected), (protocol, status)
