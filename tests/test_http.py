@@ -4,9 +4,11 @@ the login's timing for users without a password.
 """
 from __future__ import annotations
 
+import gc
 import os
 import re
 import stat
+import weakref
 
 import pytest
 from werkzeug.datastructures import Headers
@@ -89,6 +91,20 @@ def test_async_functions_are_still_handed_to_flask_each_time(app):
     for _ in range(2):
         with pytest.raises(RuntimeError, match="async"):
             app.ensure_sync(coroutine)
+
+
+def test_a_function_handed_over_once_is_not_kept_alive_by_being_remembered(app):
+    def for_one_request():
+        def after(response):
+            return response
+        return after
+
+    once = for_one_request()
+    assert app.ensure_sync(once) is once
+    gone = weakref.ref(once)
+    del once
+    gc.collect()
+    assert gone() is None
 
 
 def test_https_requests_are_told_to_stay_on_https(client):

@@ -5,6 +5,7 @@ else, refusing NUL characters in page input, and the cookie session (none for th
 from __future__ import annotations
 
 import random
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -67,22 +68,28 @@ class IdConverter(IntegerConverter):
 
 
 class App(Flask):
-    """Flask, remembering which of its functions need an event loop.
+    """Flask, remembering which of its functions need no event loop.
 
     Flask asks `inspect.iscoroutinefunction` of every hook and view on every request
     (eleven times for an API read, a quarter of what the hooks cost); the answer for a
-    function never changes, so it is worked out once.
+    function never changes, so it is worked out once. Weakly: a function handed over for
+    one request (`after_this_request`) is not kept alive by being remembered.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._synchronous: dict[Callable[..., Any], Callable[..., Any]] = {}
+        self._plain: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()
 
     def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
-        known = self._synchronous.get(func)
-        if known is None:
-            known = self._synchronous[func] = super().ensure_sync(func)
-        return known
+        try:
+            if func in self._plain:
+                return func
+        except TypeError:  # cannot be weakly referenced: ask every time
+            return super().ensure_sync(func)
+        checked = super().ensure_sync(func)
+        if checked is func:
+            self._plain.add(func)
+        return checked
 
 
 def init_app(app: Flask) -> None:
