@@ -140,7 +140,7 @@ def _bearer(authorization: str | None, entries: str, key: str | None = None) -> 
         user=UserRef(first.caller_id, first.caller_name),
         client=ClientRef(first.client_pk, first.client_platform),
         scope=first.scope or "",
-        entries=[row for row in rows if row.key is not None] if entries != NO_ENTRY else [],
+        entries=_found(rows, entries),
     )
 
 
@@ -149,9 +149,13 @@ def _bearer_read(authorization: str | None, entries: str, key: str | None = None
     rows = _bearer_rows(authorization, entries, key, reading=True)
     if not rows:
         return None
-    return BearerRead(scope=rows[0].scope or "",
-                      entries=[row for row in rows if row.key is not None]
-                      if entries != NO_ENTRY else [])
+    return BearerRead(scope=rows[0].scope or "", entries=_found(rows, entries))
+
+
+def _found(rows: Sequence[Row], entries: str) -> list[Row]:
+    """The live entries among the rows (the entry's columns are NULL on the one row of a
+    caller with none; a statement for no entry has no entry columns)."""
+    return [row for row in rows if row.key is not None] if entries != NO_ENTRY else []
 
 
 def _bearer_rows(authorization: str | None, entries: str, key: str | None, *,
@@ -175,7 +179,7 @@ def _read(statement_for, params: dict) -> Sequence[Row]:
 
 
 @functools.cache
-def _bearer_statement(dialect: str, entries: str, reading: bool = False):
+def _bearer_statement(dialect: str, entries: str, reading: bool):
     """Built once per engine and variant, as Core over the tables, so a request pays for
     neither building the statement nor the ORM's handling of it. `reading`: the scope
     and the entries' shown columns only (BearerRead), else the caller's user and client
