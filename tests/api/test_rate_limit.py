@@ -7,6 +7,8 @@ import logging
 import os
 
 import pytest
+from flask import request, request_tearing_down
+from flask.globals import request_ctx
 
 from tests.factories import (
     add_member,
@@ -55,6 +57,27 @@ def test_off_by_default_no_limit_and_no_headers(make_app, tokens):
     responses = calls(http, PER_CLIENT, f"Bearer {tokens['bearer']}", 6)
     assert [r.status_code for r in responses] == [200] * 6
     assert "RateLimit-Limit" not in responses[-1].headers
+
+
+def test_while_it_is_off_the_limiter_does_not_run_for_the_apis(make_app, tokens):
+    """Flask-Limiter's hooks cost an API read a fifth of its CPU, and no limit can apply to
+    it while the API limit is off: they run for the dashboard (the sign-in throttle) only.
+    What they leave behind on a request is the limiter's context."""
+    app = make_app(RATELIMIT_ENABLED=True)
+    ran_the_limiter = {}
+
+    def look(sender, **extra):
+        ran_the_limiter[request.path] = hasattr(request_ctx._get_current_object(),
+                                                "_limiter_request_context")
+
+    with request_tearing_down.connected_to(look, app):
+        http = app.test_client()
+        assert calls(http, PER_CLIENT, f"Bearer {tokens['bearer']}", 1)[0].status_code == 200
+        assert calls(http, PLATFORM, f"Token {tokens['token']}", 1)[0].status_code == 200
+        assert http.get("/login").status_code == 200
+
+    assert ran_the_limiter == {PER_CLIENT: False, "/api/core/users/platform-metadata/": False,
+                               "/login": True}
 
 
 def test_the_per_client_api_answers_429_in_laravels_shape(limited, tokens):
