@@ -11,6 +11,7 @@ import stat
 import weakref
 
 import pytest
+from flask import Blueprint, Flask, request
 from werkzeug.datastructures import Headers
 
 from tests.dashboard.conftest import login
@@ -18,8 +19,9 @@ from tests.dashboard.world import World
 from tests.factories import make_user
 from webapp import config as config_module
 from webapp import create_app
+from webapp.api import PREFIXES, TOKEN_APIS
 from webapp.dashboard import auth
-from webapp.http import ID_MAX, add_missing, digits_up_to, header_value
+from webapp.http import ID_MAX, add_missing, digits_up_to, header_value, run_beside
 
 PAGES = ("/login", "/admin/", "/admin/users", "/admin/platforms/acme", "/admin/audit",
          "/admin/users/{alice}")
@@ -64,6 +66,48 @@ def test_the_shared_headers_never_replace_one_a_view_set_whatever_its_case():
                                       ("Referrer-Policy", "same-origin")]
     assert header_value(headers, "Cache-Control") == "private"
     assert header_value(headers, "RateLimit-Reset") is None
+
+
+def test_hooks_run_beside_some_blueprints_run_for_every_other_blueprint_only():
+    app = Flask(__name__)
+    ran: list[str] = []
+
+    def before():
+        ran.append("before " + request.path)
+
+    def after(response):
+        ran.append("after " + request.path)
+        return response
+
+    def teardown(error):
+        ran.append("teardown " + request.path)
+
+    def kept():
+        ran.append("kept " + request.path)
+
+    for name in ("api", "pages"):
+        blueprint = Blueprint(name, __name__)
+        blueprint.add_url_rule(f"/{name}", name, lambda: "ok")
+        app.register_blueprint(blueprint)
+    app.add_url_rule("/health", "health", lambda: "ok")
+    app.before_request(before)
+    app.before_request(kept)
+    app.after_request(after)
+    app.teardown_request(teardown)
+
+    run_beside(app, ["api"], lambda hook: hook in (before, after, teardown))
+
+    http = app.test_client()
+    for path in ("/api", "/pages", "/health"):
+        assert http.get(path).status_code == 200
+    assert ran == ["kept /api", "kept /pages", "before /pages", "after /pages",
+                   "teardown /pages", "kept /health"]
+
+
+def test_the_token_apis_are_the_blueprints_answering_under_their_prefixes(app):
+    serving = {rule.endpoint.rpartition(".")[0] for rule in app.url_map.iter_rules()
+               if rule.rule.startswith(PREFIXES)}
+    assert serving == set(TOKEN_APIS)
 
 
 def test_every_answer_carries_a_request_id_the_callers_if_sane(client):

@@ -51,6 +51,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     dashboard.init_app(app)
     jobs.init_app(app)
     cli.init_app(app)
+    # The token APIs open no cookie session (webapp.http), so Flask-Login's one hook (the
+    # remember-me cookie) has nothing to do there; nor has the limiter's, unless the
+    # opt-in API limit is on.
+    http.run_beside(app, api.TOKEN_APIS, lambda hook: getattr(hook, "__self__", None) is login_manager)
     ratelimit.keep_off_the_apis_while_unlimited(app)
     return app
 

@@ -13,12 +13,11 @@ from __future__ import annotations
 import hashlib
 import time
 from functools import partial
-from typing import Any
 
 from flask import Flask, current_app, request
 
 from webapp.extensions import limiter
-from webapp.http import header_value
+from webapp.http import header_value, run_beside
 
 # A dead Redis host must not hold a sign-in for long: fail fast, then the fallback counts.
 STORAGE_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
@@ -137,22 +136,12 @@ def keep_off_the_apis_while_unlimited(app: Flask) -> None:
     view, its headers after, its context's teardown) whether or not any limit applies;
     they cost an API read about 280,000 instructions (some 45 µs, a fifth of its CPU)
     with the limiter on for the sign-in throttle, its default. The APIs have no limit but
-    the opt-in API limit, so while it is off the hooks are moved from the app to each
-    other blueprint: Flask runs them for those blueprints' requests only.
-
-    Call once every blueprint is registered. Requests outside any blueprint (the health
-    check, the favicon, static files, an unknown address) have no limit either."""
-    if not api_limit_off(app.config):
-        return
-    others = [name for name in app.blueprints
-              if "." not in name and name not in _api_blueprints]
-    every_request: tuple[dict[Any, list[Any]], ...] = (
-        app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs)
-    for hooks in every_request:
-        theirs = [hook for hook in hooks.get(None, []) if _is_the_limiters(hook)]
-        hooks[None] = [hook for hook in hooks.get(None, []) if hook not in theirs]
-        for name in others:
-            hooks.setdefault(name, []).extend(theirs)
+    the opt-in API limit, so while it is off they (and reset_in_seconds, which rewrites
+    their header) run for the other blueprints only. Call once every blueprint is
+    registered."""
+    if api_limit_off(app.config):
+        run_beside(app, _api_blueprints,
+                   lambda hook: _is_the_limiters(hook) or hook is reset_in_seconds)
 
 
 def _is_the_limiters(hook) -> bool:

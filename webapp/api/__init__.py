@@ -12,8 +12,10 @@ from webapp.extensions import csrf
 
 PER_CLIENT_PREFIX = "/api/v2/"
 PLATFORM_PREFIX = "/api/core/"
-# The token-authenticated APIs: no cookie session (webapp.http), no caching, JSON errors.
+# The token-authenticated APIs: no cookie session and no caching (webapp.http), JSON errors.
 PREFIXES = (PER_CLIENT_PREFIX, PLATFORM_PREFIX)
+# Their blueprints.
+TOKEN_APIS = ("api_per_client", "api_platform")
 
 
 def init_app(app: Flask) -> None:
@@ -28,15 +30,6 @@ def init_app(app: Flask) -> None:
     for module in (per_client, platform, openapi):
         csrf.exempt(module.bp)  # token-authenticated APIs; no cookies, no CSRF
         app.register_blueprint(module.bp)
-
-    app.after_request(_no_store)
-
-
-def _no_store(response):
-    """API answers carry people's data: no cache along the way may keep them (§4)."""
-    if request.path.startswith(PREFIXES):
-        response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def request_body() -> bytes:

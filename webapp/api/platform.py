@@ -46,9 +46,12 @@ class JSONParseError(Exception):
 def platform_metadata() -> Response:
     method = request.method
     reading = method in ("GET", "HEAD")  # Flask routes HEAD here too; werkzeug drops the body
-    platform_key = request.args.get("platform_key")
+    # The first value of each (`get` on werkzeug's own mapping raises and catches an
+    # exception for each name not given, such as a missing username on every own call).
+    query = request.args.to_dict()
+    platform_key = query.get("platform_key")
     # Reads, PATCH and PUT read the document with the caller; DELETE locks it itself.
-    call = _authenticate(platform_key, request.args.get("username"),
+    call = _authenticate(platform_key, query.get("username"),
                          with_document=method != "DELETE")
     target = access.platform_target(call, platform_key)
     if reading:

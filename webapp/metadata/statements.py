@@ -22,8 +22,9 @@ from webapp.extensions import db
 
 @contextmanager
 def connection_for_one_statement() -> Iterator[Connection]:
-    if db.engine.dialect.name == "postgresql" and not _in_transaction():
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+    engine = db.engine
+    if engine.dialect.name == "postgresql" and not _in_transaction():
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             yield connection
     else:
         yield db.session.connection()
