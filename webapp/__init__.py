@@ -55,7 +55,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # remember-me cookie) has nothing to do there; nor has the limiter's, unless the
     # opt-in API limit is on.
     http.run_beside(app, api.TOKEN_APIS, lambda hook: getattr(hook, "__self__", None) is login_manager)
-    ratelimit.keep_off_the_apis_while_unlimited(app)
+    ratelimit.keep_off_the_apis_while_unlimited(app, api.TOKEN_APIS)
     return app
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Collection
 from functools import partial
 
 from flask import Flask, current_app, request
@@ -56,10 +57,12 @@ def storage_uri(redis_url: str | None) -> str:
     return redis_url
 
 
-def disabled() -> bool:
+def disabled(config=None) -> bool:
     # The limiter object is shared by every app built in one process (tests build several);
-    # each app's own RATELIMIT_ENABLED decides for its requests.
-    return not current_app.config.get("RATELIMIT_ENABLED", True)
+    # each app's own RATELIMIT_ENABLED decides for its requests (`config`'s, else the
+    # current app's).
+    config = current_app.config if config is None else config
+    return not config.get("RATELIMIT_ENABLED", True)
 
 
 # --- sign-in ----------------------------------------------------------------------------------
@@ -100,7 +103,7 @@ def api_limit_off(config=None) -> bool:
     """The API limit is off (`config`'s, else the current app's): API_RATE_LIMIT unset,
     or the limiter disabled."""
     config = current_app.config if config is None else config
-    return not config.get("API_RATE_LIMIT") or not config.get("RATELIMIT_ENABLED", True)
+    return not config.get("API_RATE_LIMIT") or disabled(config)
 
 
 def api_token_key() -> str:
@@ -124,23 +127,18 @@ def limit_apis(*blueprints) -> None:
         limiter.shared_limit(api_limit, scope="api", key_func=api_token_key,
                              exempt_when=api_limit_off)(blueprint)
         blueprint._api_rate_limited = True
-        _api_blueprints.add(blueprint.name)
 
 
-# The blueprints limit_apis has limited (module-level, like the limiter and the blueprints).
-_api_blueprints: set[str] = set()
-
-
-def keep_off_the_apis_while_unlimited(app: Flask) -> None:
+def keep_off_the_apis_while_unlimited(app: Flask, apis: Collection[str]) -> None:
     """Flask-Limiter runs three hooks on every request of an app (its check before the
     view, its headers after, its context's teardown) whether or not any limit applies;
     they cost an API read about 280,000 instructions (some 45 µs, a fifth of its CPU)
     with the limiter on for the sign-in throttle, its default. The APIs have no limit but
     the opt-in API limit, so while it is off they (and reset_in_seconds, which rewrites
-    their header) run for the other blueprints only. Call once every blueprint is
+    their header) run beside the blueprints `apis` only. Call once every blueprint is
     registered."""
     if api_limit_off(app.config):
-        run_beside(app, _api_blueprints,
+        run_beside(app, apis,
                    lambda hook: _is_the_limiters(hook) or hook is reset_in_seconds)
 
 
