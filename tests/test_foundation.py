@@ -1,7 +1,10 @@
 """The skeleton itself: settings, hashing, the migrated schema and the CLI basics."""
+import importlib.util
 import json
 import warnings
+from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
@@ -60,6 +63,41 @@ def test_the_migrations_build_exactly_the_schema_the_models_describe(app):
         keys = db.session.execute(text("PRAGMA foreign_key_list(api_tokens)")).all()
         assert ("platforms", "platform_id", "id", "CASCADE") in [
             (row[2], row[3], row[4], row[6]) for row in keys]
+
+
+def _migration(name: str):
+    path = Path(__file__).resolve().parent.parent / "migrations" / "versions" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_key_paths_function_answers_as_it_did_before_it_kept_its_plan(app):
+    """0013 rewrote `metadata_key_paths` in PL/pgSQL and rebuilt no index: that holds only
+    if it returns what 0011's SQL function returned, for every kind of document."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the function and its GIN index are PostgreSQL's")
+    assert db.session.scalar(text(
+        "SELECT l.lanname FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang "
+        "WHERE p.proname = 'metadata_key_paths'")) == "plpgsql"
+    original = _migration("0011_metadata_search").KEY_PATHS.replace(
+        "CREATE FUNCTION metadata_key_paths", "CREATE FUNCTION pg_temp.key_paths_0011")
+    db.session.execute(text(original))
+    documents = ['{}', '[]', '1', '"text"', 'null', '{"a": null}',
+                 '{"plan": "pro", "seats": 5, "list": [{"in": 1}], "": {"": {}}}',
+                 '{"a": {"b": {"c": {"d": {"e": {"f": 1}}}}}, "z": [1, {"q": {"r": 2}}]}',
+                 '{"x y": {"\\u00e9": {"\\"": true}}, "n": {"m": []}}']
+    for document in documents:
+        now, before = db.session.execute(text(
+            "SELECT metadata_key_paths(CAST(:d AS jsonb)), pg_temp.key_paths_0011(CAST(:d AS jsonb))"),
+            {"d": document}).one()
+        assert now == before, document
+    assert db.session.scalar(text("SELECT metadata_key_paths(NULL) IS NULL"))
+    nested = db.session.scalar(text(
+        "SELECT metadata_key_paths(CAST('{\"a\": {\"b\": 1}, \"c\": [{\"d\": 1}]}' AS jsonb))"))
+    assert sorted(nested, key=len) == [["a"], ["c"], ["a", "b"]]
+    db.session.rollback()
 
 
 def _is_column_fk_of_0003(difference) -> bool:
