@@ -66,3 +66,44 @@ def test_platform_api_answers_503_json_then_recovers(platform_api, platform_worl
     assert lost.headers["Retry-After"] == "5"
     assert platform_api("GET", key, "acme-corp").status_code == 200
     assert PLATFORM_PATH in lost.request.url
+
+
+@pytest.fixture
+def restart_server_sessions(app):
+    """End, from outside, every server process serving the app's database but the test's
+    own: what a database restart does to connections kept open between requests."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("needs a server whose connections can be killed")
+    outside = create_engine(db.engine.url, isolation_level="AUTOCOMMIT")
+
+    def restart() -> int:
+        own = db.session.scalar(text("SELECT pg_backend_pid()"))
+        db.session.commit()  # no transaction open: requests' reads run alone
+        with outside.connect() as conn:
+            return len(conn.execute(text(
+                "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "  # waits: gone
+                "WHERE datname = current_database() AND pid NOT IN (:own, pg_backend_pid())"),
+                {"own": own}).all())
+
+    yield restart
+    outside.dispose()
+
+
+def test_connections_dropped_between_requests_cost_one_request(client, caller,
+                                                              restart_server_sessions):
+    """Reads keep their connection from one request to the next; when the server drops
+    it meanwhile, the request that meets it answers 503 and the next one reconnects."""
+    make_client_entry(caller.user, caller.client, "theme", "dark")
+    assert client.get(f"{METADATA_PATH}/theme", headers=caller.headers).status_code == 200
+    assert client.get(f"{METADATA_PATH}/theme", headers=caller.headers).status_code == 200
+    assert restart_server_sessions() >= 1
+
+    lost = client.get(f"{METADATA_PATH}/theme", headers=caller.headers)
+    again = [client.get(f"{METADATA_PATH}/theme", headers=caller.headers) for _ in range(3)]
+    written = client.put(f"{METADATA_PATH}/theme", json={"value": "light"},
+                         headers=caller.headers)
+
+    assert lost.status_code == 503 and lost.get_json() == {"message": "Service Unavailable"}
+    assert [response.status_code for response in again] == [200, 200, 200]
+    assert again[0].get_json()["value"] == "dark"
+    assert written.status_code == 200 and written.get_json()["value"] == "light"

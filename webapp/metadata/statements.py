@@ -3,19 +3,38 @@
 The API's hot paths are shaped so that a read is one statement and the write of a row
 read before is one statement too (the row and its audit event together, see
 `webapp.metadata.audit.write_with_event`). A statement that needs no transaction around
-it runs, on PostgreSQL, by itself on a pooled connection in autocommit: it is its own
-transaction, one round trip, with no BEGIN and COMMIT around it.
+it runs, on PostgreSQL, by itself in autocommit: it is its own transaction, one round
+trip, with no BEGIN and COMMIT around it.
 
 Otherwise it runs on the session's connection: when the request has a transaction open
 (it must join it), and always on SQLite, whose transactions are how writes are
 serialized here (`BEGIN IMMEDIATE`, webapp/__init__.py).
+
+The autocommit connection is kept from one request to the next by the thread that
+serves them, as Django's persistent connections are: taking a connection from the pool,
+setting it to autocommit and handing it back cost as much of a read's time in this
+process as the statement itself (bench/README.md). Between statements it holds no
+transaction, so no lock and no snapshot: every statement sees what is committed when it
+runs. It is given up, and the next statement takes a fresh one,
+- when the server dropped it: the statement that met it fails (503, webapp/errors.py)
+  and SQLAlchemy marks it invalid, as it does the rest of the pool;
+- when the engine is disposed (a new pool, as a test or a fork makes), or after the
+  pool's `pool_recycle` seconds, as the pool would recycle it;
+- on a thread that is not the process's main thread: threads that come and go (a
+  threaded development server) would leave their connections to the garbage
+  collector, so they take one from the pool for each statement, as before; and where
+  the pool has no room for two connections (the request's session needs the other), so
+  does the main thread.
 """
 from __future__ import annotations
 
+import os
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine, QueuePool, event
 
 from webapp.extensions import db
 
@@ -24,8 +43,11 @@ from webapp.extensions import db
 def connection_for_one_statement() -> Iterator[Connection]:
     engine = db.engine
     if engine.dialect.name == "postgresql" and not _in_transaction():
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            yield connection
+        if threading.current_thread() is threading.main_thread() and _room_for_two(engine):
+            yield _held.connection_to(engine)
+        else:
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                yield connection
     else:
         yield db.session.connection()
 
@@ -41,3 +63,59 @@ def commit_if_begun() -> None:
 def _in_transaction() -> bool:
     # Without creating the request's session when it has none yet (a read needs none).
     return db.session.registry.has() and db.session().in_transaction()
+
+
+def _room_for_two(engine: Engine) -> bool:
+    """May one connection be held while the session takes another from the same pool?"""
+    pool = engine.pool
+    return isinstance(pool, QueuePool) and (
+        pool._max_overflow < 0 or pool.size() + pool._max_overflow >= 2)
+
+
+class _HeldConnection:
+    """The main thread's autocommit connection, kept between requests (see above)."""
+
+    def __init__(self) -> None:
+        self._connection: Connection | None = None
+        self._engine: Engine | None = None
+        self._pid = 0
+        self._taken_at = 0.0
+        # A connection a forked child inherited belongs to its parent: closing it, or
+        # letting the garbage collector reset it, would talk on the parent's socket.
+        self._inherited: list[Connection] = []
+
+    def connection_to(self, engine: Engine) -> Connection:
+        connection = self._connection
+        if connection is not None and self._usable(connection, engine):
+            return connection
+        self.release()
+        connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        if not event.contains(engine, "engine_disposed", self._on_dispose):
+            event.listen(engine, "engine_disposed", self._on_dispose)
+        self._connection, self._engine = connection, engine
+        self._pid, self._taken_at = os.getpid(), time.monotonic()
+        return connection
+
+    def _usable(self, connection: Connection, engine: Engine) -> bool:
+        recycle = engine.pool._recycle
+        return (engine is self._engine and not connection.invalidated
+                and not connection.closed
+                and (recycle < 0 or time.monotonic() - self._taken_at < recycle))
+
+    def release(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        if self._pid != os.getpid():
+            self._inherited.append(connection)
+            return
+        connection.close()
+
+    def _on_dispose(self, engine: Engine) -> None:
+        if engine is self._engine:
+            if self._connection is not None and self._pid == os.getpid():
+                self._connection.invalidate()  # its pool is gone: close it, not keep it
+            self.release()
+
+
+_held = _HeldConnection()
