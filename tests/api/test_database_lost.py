@@ -7,7 +7,8 @@ Retry-After (never an HTML page), and the next request works on a fresh connecti
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.exc import OperationalError
 
 from tests.api.conftest import METADATA_PATH, PLATFORM_PATH
 from tests.factories import make_client_entry
@@ -70,22 +71,31 @@ def test_platform_api_answers_503_json_then_recovers(platform_api, platform_worl
 
 @pytest.fixture
 def restart_server_sessions(app):
-    """End, from outside, every server process serving the app's database but the test's
-    own: what a database restart does to connections kept open between requests."""
+    """End, from outside, the server processes behind the app's connections (all but the
+    test's own session's): what a database restart does to connections kept open between
+    requests. Only this app's: other processes on the database (the live server) keep
+    theirs."""
     if db.engine.dialect.name != "postgresql":
         pytest.skip("needs a server whose connections can be killed")
+    db.session.commit()
+    db.engine.dispose()  # from here on, every connection the app opens is seen opening
+    opened: list[int] = []
+    listener = lambda dbapi_connection, record: opened.append(  # noqa: E731
+        dbapi_connection.info.backend_pid)
+    event.listen(db.engine, "connect", listener)
     outside = create_engine(db.engine.url, isolation_level="AUTOCOMMIT")
 
-    def restart() -> int:
+    def restart(*, the_sessions_too: bool = False) -> int:
         own = db.session.scalar(text("SELECT pg_backend_pid()"))
         db.session.commit()  # no transaction open: requests' reads run alone
+        spared = set() if the_sessions_too else {own}
         with outside.connect() as conn:
-            return len(conn.execute(text(
-                "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "  # waits: gone
-                "WHERE datname = current_database() AND pid NOT IN (:own, pg_backend_pid())"),
-                {"own": own}).all())
+            return sum(bool(conn.scalar(text("SELECT pg_terminate_backend(:pid, 5000)"),
+                                        {"pid": pid}))  # waits until it is gone
+                       for pid in set(opened) - spared)
 
     yield restart
+    event.remove(db.engine, "connect", listener)
     outside.dispose()
 
 
@@ -107,3 +117,21 @@ def test_connections_dropped_between_requests_cost_one_request(client, caller,
     assert [response.status_code for response in again] == [200, 200, 200]
     assert again[0].get_json()["value"] == "dark"
     assert written.status_code == 200 and written.get_json()["value"] == "light"
+
+
+
+def test_a_drop_met_elsewhere_first_costs_the_reads_nothing(client, caller,
+                                                           restart_server_sessions):
+    """When another connection of the pool meets the dropped server first (here the
+    session's), SQLAlchemy marks the whole pool stale: the connection kept for reads is
+    given up with it, so the next read reconnects instead of failing a second time."""
+    make_client_entry(caller.user, caller.client, "theme", "dark")
+    assert client.get(f"{METADATA_PATH}/theme", headers=caller.headers).status_code == 200
+    assert restart_server_sessions(the_sessions_too=True) >= 2
+    with pytest.raises(OperationalError):
+        db.session.execute(text("SELECT 1"))
+    db.session.rollback()
+
+    read = client.get(f"{METADATA_PATH}/theme", headers=caller.headers)
+
+    assert read.status_code == 200 and read.get_json()["value"] == "dark"

@@ -17,14 +17,16 @@ process as the statement itself (bench/README.md). Between statements it holds n
 transaction, so no lock and no snapshot: every statement sees what is committed when it
 runs. It is given up, and the next statement takes a fresh one,
 - when the server dropped it: the statement that met it fails (503, webapp/errors.py)
-  and SQLAlchemy marks it invalid, as it does the rest of the pool;
-- when the engine is disposed (a new pool, as a test or a fork makes), or after the
-  pool's `pool_recycle` seconds, as the pool would recycle it;
-- on a thread that is not the process's main thread: threads that come and go (a
-  threaded development server) would leave their connections to the garbage
-  collector, so they take one from the pool for each statement, as before; and where
-  the pool has no room for two connections (the request's session needs the other), so
-  does the main thread.
+  and SQLAlchemy marks it invalid; and when the pool was marked stale since it was opened
+  (another of its connections met a dropped server), as the pool's checkout would;
+- past `pool_recycle` seconds since it was opened, as the pool would recycle it, and
+  when the engine is disposed (a new pool: a test, or a forked child's reset);
+- in a forked child, which leaves its parent's connection alone and takes its own.
+Threads other than the process's main thread come and go (a threaded development
+server) and would leave their connections to the garbage collector, so they take one from
+the pool for each statement, as before; so does the main thread where the pool has no
+room for two connections (the request's session needs the other), or pings each one
+before use (`pool_pre_ping`), which a kept connection would skip.
 """
 from __future__ import annotations
 
@@ -43,7 +45,7 @@ from webapp.extensions import db
 def connection_for_one_statement() -> Iterator[Connection]:
     engine = db.engine
     if engine.dialect.name == "postgresql" and not _in_transaction():
-        if threading.current_thread() is threading.main_thread() and _room_for_two(engine):
+        if threading.current_thread() is threading.main_thread() and _may_keep(engine):
             yield _held.connection_to(engine)
         else:
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
@@ -65,10 +67,11 @@ def _in_transaction() -> bool:
     return db.session.registry.has() and db.session().in_transaction()
 
 
-def _room_for_two(engine: Engine) -> bool:
-    """May one connection be held while the session takes another from the same pool?"""
+def _may_keep(engine: Engine) -> bool:
+    """May a connection be kept? Only where the session can still take another from the
+    same pool, and where the pool does not ping connections before use."""
     pool = engine.pool
-    return isinstance(pool, QueuePool) and (
+    return isinstance(pool, QueuePool) and not pool._pre_ping and (
         pool._max_overflow < 0 or pool.size() + pool._max_overflow >= 2)
 
 
@@ -79,7 +82,6 @@ class _HeldConnection:
         self._connection: Connection | None = None
         self._engine: Engine | None = None
         self._pid = 0
-        self._taken_at = 0.0
         # A connection a forked child inherited belongs to its parent: closing it, or
         # letting the garbage collector reset it, would talk on the parent's socket.
         self._inherited: list[Connection] = []
@@ -92,15 +94,18 @@ class _HeldConnection:
         connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         if not event.contains(engine, "engine_disposed", self._on_dispose):
             event.listen(engine, "engine_disposed", self._on_dispose)
-        self._connection, self._engine = connection, engine
-        self._pid, self._taken_at = os.getpid(), time.monotonic()
+        self._connection, self._engine, self._pid = connection, engine, os.getpid()
         return connection
 
     def _usable(self, connection: Connection, engine: Engine) -> bool:
+        if (engine is not self._engine or self._pid != os.getpid() or connection.closed
+                or connection.invalidated):
+            return False
+        # The pool's own tests at checkout, which a connection kept out never meets again.
+        record = connection.connection._connection_record
         recycle = engine.pool._recycle
-        return (engine is self._engine and not connection.invalidated
-                and not connection.closed
-                and (recycle < 0 or time.monotonic() - self._taken_at < recycle))
+        return not (record._is_hard_or_soft_invalidated()
+                    or (recycle > -1 and time.time() - record.starttime > recycle))
 
     def release(self) -> None:
         connection, self._connection = self._connection, None
@@ -116,6 +121,7 @@ class _HeldConnection:
             if self._connection is not None and self._pid == os.getpid():
                 self._connection.invalidate()  # its pool is gone: close it, not keep it
             self.release()
+            self._engine = None
 
 
 _held = _HeldConnection()
