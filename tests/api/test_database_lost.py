@@ -72,9 +72,9 @@ def test_platform_api_answers_503_json_then_recovers(platform_api, platform_worl
 @pytest.fixture
 def restart_server_sessions(app):
     """End, from outside, the server processes behind the app's connections (all but the
-    test's own session's): what a database restart does to connections kept open between
-    requests. Only this app's: other processes on the database (the live server) keep
-    theirs."""
+    test's own session's, unless `the_sessions_too`): what a database restart does to
+    connections kept open between requests. Only this app's: other processes on the
+    database (the live server) keep theirs."""
     if db.engine.dialect.name != "postgresql":
         pytest.skip("needs a server whose connections can be killed")
     db.session.commit()
@@ -117,7 +117,6 @@ def test_connections_dropped_between_requests_cost_one_request(client, caller,
     assert [response.status_code for response in again] == [200, 200, 200]
     assert again[0].get_json()["value"] == "dark"
     assert written.status_code == 200 and written.get_json()["value"] == "light"
-
 
 
 def test_a_drop_met_elsewhere_first_costs_the_reads_nothing(client, caller,
